@@ -104,8 +104,14 @@ def load(name: str, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
         )
         raise DataError(f"dataset '{entry.name}' is not in {entry.data_dir}: {hint}")
     dataset = read_cache(entry.cache)
-    if entry.spec is not None and dataset.digest != entry.spec.digest:
-        raise DataError(
-            f"{entry.cache}: content differs from the registry digest; download it again"
-        )
+    if dataset.digest != expected_digest(entry):
+        raise DataError(f"{entry.cache}: content differs from its registry digest; fetch it again")
     return dataset
+
+
+def expected_digest(entry: Entry) -> str | None:
+    """The pinned digest: the package registry's for built-ins, imported.json's for imports."""
+    if entry.spec is not None:
+        return entry.spec.digest
+    digest = imported_datasets(entry.data_dir).get(entry.name, {}).get("digest")
+    return str(digest) if digest else None
