@@ -198,17 +198,17 @@ def sample_command(
         Path | None,
         typer.Option("--out", help="MIDI file to write \\[default: RUN_DIR/sample-SEED.mid]."),
     ] = None,
-    frame_seconds: Annotated[
-        float, typer.Option("--frame-seconds", min=0.01, help="Duration of one piano-roll frame.")
-    ] = 0.25,
+    bpm: Annotated[
+        float, typer.Option("--bpm", min=1.0, help="Tempo (frames per beat come from the dataset).")
+    ] = 100.0,
 ) -> None:
     """Draw a piano-roll from a trained model (note by note Bernoulli) and write it as MIDI."""
-    from rnnbench.train.sample import load_trained, roll_to_midi, sample_roll
+    from rnnbench.train.sample import frame_seconds, load_trained, roll_to_midi, sample_roll
 
-    _, model = load_trained(run_dir)
+    config, model = load_trained(run_dir)
     roll = sample_roll(model, steps, seed)
     target = out_path or run_dir / f"sample-{seed}.mid"
-    roll_to_midi(roll, target, frame_seconds)
+    roll_to_midi(roll, target, frame_seconds(config, bpm))
     out.print(
         f"{target}  ({steps} frames, {int(roll.sum())} note-frames, "
         f"{roll.any(axis=1).mean():.0%} of frames sounding)",

@@ -29,6 +29,20 @@ def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
     return config, model.eval()
 
 
+def frame_seconds(config: Config, beats_per_minute: float) -> float:
+    """Duration of one piano-roll frame: the dataset's steps per beat at the given tempo
+    (JSB frames are quarter notes, the other datasets' eighth notes)."""
+    from rnnbench.data import resolve
+    from rnnbench.data.store import imported_datasets
+
+    entry = resolve(config.data.name, config.data.data_dir)
+    if entry.spec is not None:
+        steps_per_beat = entry.spec.steps_per_beat
+    else:
+        steps_per_beat = int(imported_datasets(entry.data_dir)[entry.name].get("steps_per_beat", 2))
+    return 60.0 / (beats_per_minute * steps_per_beat)
+
+
 @torch.inference_mode()
 def sample_roll(model: SequenceModel, steps: int, seed: int) -> np.ndarray:
     """`steps` frames drawn one at a time, each from the model's Bernoulli output given all the
