@@ -97,6 +97,8 @@ class _FetchProgress:
         elif event.kind == "progress":
             self.progress.update(self.tasks[event.location], completed=event.done)
         elif event.kind == "failed":
+            if event.location in self.tasks:
+                self.progress.remove_task(self.tasks.pop(event.location))
             self.progress.console.print(
                 _labelled("skipped", "yellow", f"{event.location}: {event.message}")
             )
@@ -155,7 +157,7 @@ def download_command(
         TransferSpeedColumn(),
     )
     failures: list[str] = []
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         listener = _FetchProgress(progress)
         for name in targets:
             try:
