@@ -51,6 +51,12 @@ def mirror_url(mirror_dir: Path) -> Iterator[str]:
     thread.join(timeout=5)
 
 
+@pytest.fixture(scope="session")
+def truncating_url(mirror_url: str) -> str:
+    """A base URL on the same server whose every file is cut in half (full Content-Length sent)."""
+    return mirror_url + TRUNCATED_PREFIX.rstrip("/")
+
+
 @pytest.fixture
 def dead_url() -> str:
     """An address where nothing listens (a port just bound and released): connection refused."""

@@ -11,7 +11,6 @@ import pytest
 from rnnbench.data import FetchEvent, builtin_specs, fetch, load
 from rnnbench.data.stats import dataset_stats
 from rnnbench.errors import DataError
-from tests.data.conftest import TRUNCATED_PREFIX
 
 # The statistics table of ../shared/datasets/README.md: split sizes, train lengths, note range.
 README_TABLE = {
@@ -48,9 +47,11 @@ def _events() -> tuple[list[FetchEvent], object]:
     return events, events.append
 
 
-def test_truncated_http_body_falls_through(mirror_url: str, tmp_path: Path) -> None:
+def test_truncated_http_body_falls_through(
+    mirror_url: str, truncating_url: str, tmp_path: Path
+) -> None:
     events, listen = _events()
-    truncated = mirror_url + TRUNCATED_PREFIX.rstrip("/")
+    truncated = truncating_url
     fetch("jsb", tmp_path, [truncated, mirror_url], offline=True, progress=listen)  # type: ignore[arg-type]
     failed = [e for e in events if e.kind == "failed"]
     assert [e.location.startswith(truncated) for e in failed] == [True, True]
@@ -80,6 +81,26 @@ def test_unreachable_host_falls_through(mirror_url: str, dead_url: str, tmp_path
     assert failed and all(e.location.startswith(dead_url) for e in failed)
     assert all("unreachable" in e.message for e in failed)
     assert load("piano-midi", tmp_path).meta["source"].startswith(mirror_url)
+
+
+def test_http_404_falls_through(mirror_url: str, tmp_path: Path) -> None:
+    events, listen = _events()
+    fetch("jsb", tmp_path, [f"{mirror_url}/missing", mirror_url], offline=True, progress=listen)  # type: ignore[arg-type]
+    failed = [e.message for e in events if e.kind == "failed"]
+    assert failed == ["HTTP 404 File not found", "HTTP 404 File not found"]
+
+
+def test_data_dir_defaults_to_env_then_cwd_data(
+    mirror_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RNNBENCH_DATA_DIR", raising=False)
+    assert fetch("jsb", mirror=mirror_dir, offline=True) == Path("data") / "jsb.npz"
+    monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path / "elsewhere"))
+    with pytest.raises(DataError, match=r"is not in .*elsewhere: run `rnnbench data download jsb`"):
+        load("jsb")
+    fetch("jsb", mirror=mirror_dir, offline=True)
+    assert load("jsb").name == "jsb"
 
 
 def test_every_source_failing_lists_attempts_and_writes_nothing(
