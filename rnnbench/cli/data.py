@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from rnnbench.cli._common import err, out, report_errors
 from rnnbench.errors import DataError, UsageError
@@ -43,6 +44,16 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output for
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.add_typer(data_app, name="data")
+
+
+def _labelled(label: str, style: str, message: str) -> Text:
+    """A styled label then plain text (never parsed as markup: paths may hold brackets)."""
+    return Text.assemble((label, style), f" {message}" if message else "")
+
+
+def _plain(line: str) -> None:
+    """A result line on stdout, printed literally."""
+    out.print(line, markup=False, highlight=False)
 
 
 def _cell(value: Any) -> str:
@@ -86,9 +97,15 @@ class _FetchProgress:
         elif event.kind == "progress":
             self.progress.update(self.tasks[event.location], completed=event.done)
         elif event.kind == "failed":
-            self.progress.console.print(f"[yellow]skipped[/] {event.location}: {event.message}")
+            if event.location in self.tasks:
+                self.progress.remove_task(self.tasks.pop(event.location))
+            self.progress.console.print(
+                _labelled("skipped", "yellow", f"{event.location}: {event.message}")
+            )
         elif event.kind == "done":
-            self.progress.console.print(f"[green]verified[/] {event.dataset} from {event.location}")
+            self.progress.console.print(
+                _labelled("verified", "green", f"{event.dataset} from {event.location}")
+            )
 
 
 def _download_targets(
@@ -140,7 +157,7 @@ def download_command(
         TransferSpeedColumn(),
     )
     failures: list[str] = []
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         listener = _FetchProgress(progress)
         for name in targets:
             try:
@@ -150,10 +167,10 @@ def download_command(
             except DataError as exc:
                 if len(targets) == 1:
                     raise
-                progress.console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                progress.console.print(_labelled("error:", "bold red", str(exc)))
                 failures.append(name)
                 continue
-            out.print(f"{name}\t{path}", highlight=False)
+            _plain(f"{name}  {path}")
     if failures:
         raise DataError(
             f"{len(failures)} of {len(targets)} dataset(s) failed: {', '.join(failures)}"
@@ -176,7 +193,7 @@ def info_command(
         _print_json(document)
         return
     low, high = document["note_range"]
-    out.print(f"{document['name']}  {document['digest']}", highlight=False)
+    _plain(f"{document['name']}  {document['digest']}")
     out.print(f"notes {low}..{high} (MIDI), {document['steps_per_beat']} step(s) per beat")
     headers = {"sequences": "seqs", "frames": "frames", "length_min": "len min",
                "length_mean": "len mean", "length_max": "len max", "polyphony_mean": "poly mean",
@@ -206,8 +223,8 @@ def verify_command(
     for name in targets:
         problem = verify(name, data_dir)
         problems += problem is not None
-        status = f"[red]FAILED[/] {problem}" if problem else "[green]ok[/]"
-        out.print(f"{name}\t{status}", highlight=False)
+        status = _labelled("FAILED", "red", problem) if problem else _labelled("ok", "green", "")
+        out.print(Text.assemble(f"{name}  ", status), highlight=False)
     if problems:
         raise DataError(f"{problems} of {len(targets)} dataset(s) failed verification")
 
@@ -233,7 +250,7 @@ def import_midi_command(
         path, name, steps_per_beat=steps_per_beat, data_dir=data_dir, strict=strict
     )
     for skipped in report.skipped:
-        err.print(f"[yellow]warning:[/] skipped {skipped.reason}", highlight=False)
+        err.print(_labelled("warning:", "yellow", f"skipped {skipped.reason}"))
     if report.dropped_notes:
         err.print(
             f"[yellow]warning:[/] dropped {report.dropped_notes} note(s) outside MIDI 21..108"
@@ -242,7 +259,7 @@ def import_midi_command(
         f"{split} {report.sequences[split]} ({report.frames[split]:,} frames)"
         for split in report.sequences
     )
-    out.print(f"{name}\t{report.cache}\t{sizes}", highlight=False)
+    _plain(f"{name}  {report.cache}  {sizes}")
 
 
 @data_app.command("export-midi")
@@ -271,4 +288,4 @@ def export_midi_command(
             f"--index {index} out of range: {dataset.name}/{split} has {len(rolls)} sequences"
         )
     roll_to_midi(rolls[index], out_path, steps_per_beat=dataset.steps_per_beat, tempo=tempo)
-    out.print(f"{out_path}\t{len(rolls[index])} frames", highlight=False)
+    _plain(f"{out_path}  {len(rolls[index])} frames")

@@ -62,7 +62,9 @@ def imported_datasets(data_dir: Path) -> dict[str, dict[str, Any]]:
 def register_imported(data_dir: Path, name: str, record: dict[str, Any]) -> None:
     entries = imported_datasets(data_dir)
     entries[name] = record
-    atomic_write_json(data_dir / IMPORTED_FILE, {"datasets": dict(sorted(entries.items()))})
+    path = data_dir / IMPORTED_FILE
+    atomic_write_json(path, {"datasets": dict(sorted(entries.items()))})
+    path.chmod(0o644)  # mkstemp creates 0600
 
 
 def check_import_name(name: str) -> str:
