@@ -3,10 +3,11 @@
 A run directory holds (all written atomically):
 
     config.yaml          the fully resolved config that produced the run
-    history.csv          one row per epoch: epoch, wall_time_s, nll_train, nll_valid, ... (see HISTORY_COLUMNS)
+    history.csv          one row per epoch: epoch, wall_time_s, nll_train, nll_valid, ...
+                         (see HISTORY_COLUMNS)
     metrics.json         the final summary (RunMetrics below); present once the run has started
-    per_sequence.csv     split, index, frames, nll_sum: per-sequence test/valid/train NLL (nats, summed
-                         over the sequence's predicted frames), for paired bootstrap statistics
+    per_sequence.csv     split, index, frames, nll_sum: per-sequence NLL (nats, summed over the
+                         sequence's predicted frames), for paired bootstrap statistics
     checkpoint.pt        weights-only checkpoint (model, optimizer, RNG, epoch); never committed
 
 Pooled NLL of a split = sum(nll_sum) / sum(frames) over its sequences.

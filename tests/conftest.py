@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def find_mirror() -> Path | None:
-    """The offline dataset mirror: $RNNBENCH_MIRROR, else ../shared/datasets/mirror beside the repo."""
+    """The offline dataset mirror: $RNNBENCH_MIRROR, else ../shared/datasets/mirror."""
     env = os.environ.get("RNNBENCH_MIRROR")
     candidates = [Path(env)] if env else []
     candidates.append(REPO_ROOT.parent / "shared" / "datasets" / "mirror")
@@ -26,7 +26,10 @@ def mirror_dir() -> Path:
     """The mirror folder. Absent: skip with a clear reason locally, fail under CI=true."""
     mirror = find_mirror()
     if mirror is None:
-        reason = "dataset mirror not found: set RNNBENCH_MIRROR or put ../shared/datasets/mirror beside the repo"
+        reason = (
+            "dataset mirror not found: set RNNBENCH_MIRROR "
+            "or put ../shared/datasets/mirror beside the repo"
+        )
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)

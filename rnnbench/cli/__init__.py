@@ -13,7 +13,10 @@ from rnnbench.cli import bench, compare, data, sweep, train
 
 app = typer.Typer(
     name="rnnbench",
-    help="Reproduce and regression-test Chung et al. 2014: tanh-RNN vs GRU vs LSTM on polyphonic music.",
+    help=(
+        "Reproduce and regression-test Chung et al. 2014: "
+        "tanh-RNN vs GRU vs LSTM on polyphonic music."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
