@@ -21,7 +21,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def report_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a domain error into one 'error: ...' line on stderr and its exit code (1; 2 for usage)."""
+    """One 'error: ...' line on stderr and the error's exit code (1; 2 for usage)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
