@@ -88,7 +88,7 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     if save_baseline is not None:
         report.save_baseline(save_baseline, result.rows, fingerprint)
         err.print(f"wrote baseline {save_baseline} ({len(result.rows)} cells)", highlight=False)
-    if gate_baseline is not None:
+    if baseline is not None and gate_baseline is not None:
         gate = report.check_against(
             gate_baseline, result.rows, fingerprint, nll_tolerance, speed_tolerance
         )
@@ -133,7 +133,7 @@ def _print_rich(headers: list[str], cells: list[list[str]], title: str) -> None:
     if out.is_terminal:
         out.print(table)
         return
-    # Piped or captured (CI logs): the table's natural width instead of squashing it into 80 columns.
+    # Piped or captured (CI logs): the natural width instead of squashing the table into 80 columns.
     natural = out.measure(table, options=out.options.update(max_width=10_000)).maximum
     Console(file=out.file, width=max(natural, out.width), soft_wrap=True).print(table)
 

@@ -77,12 +77,12 @@ def aggregate(runs: pd.DataFrame) -> Aggregate:
         row, selection = _aggregate_group(group_key, group)
         rows.append(row)
         selections[group_key] = selection
+    rows.sort(key=_row_rank)
     table = pd.DataFrame.from_records(rows, columns=list(ROW_COLUMNS))
-    order = sorted(range(len(table)), key=lambda i: _row_rank(table.iloc[i]))
-    return Aggregate(rows=table.iloc[order].reset_index(drop=True), selections=selections)
+    return Aggregate(rows=table, selections=selections)
 
 
-def _row_rank(row: pd.Series) -> tuple[str, tuple[int, str], str]:
+def _row_rank(row: dict[str, Any]) -> tuple[str, tuple[int, str], str]:
     return (str(row["dataset"]), cell_rank(str(row["cell"])), str(row["variant"]))
 
 
@@ -92,29 +92,28 @@ def _aggregate_group(key: GroupKey, group: pd.DataFrame) -> tuple[dict[str, Any]
     counts = {
         "n_settings": int(group.groupby(list(SETTING_COLUMNS)).ngroups),
         "n_total": len(group),
-        "n_diverged": int(
-            (~group["_usable"] & ~incomplete).sum()
-        ),  # diverged, or ok with no finite NLL
+        # diverged, or finished without a finite validation/test NLL
+        "n_diverged": int((~group["_usable"] & ~incomplete).sum()),
         "n_interrupted": int(incomplete.sum()),
     }
     if usable.empty:
         return _empty_row(key, group, counts), Selection(key, (), None)
     chosen = _choose_setting(usable)
-    best = chosen.loc[chosen["nll_valid"].idxmin()]
-    row = {**dict(zip(GROUP_COLUMNS, key, strict=True)), **counts}
+    best = chosen.sort_values("nll_valid", kind="stable").iloc[0]
+    best_run = str(best[RUN_DIR_COLUMN])
+    row = {**dict(zip(GROUP_COLUMNS, key, strict=True)), **counts, "best_run": best_run}
     row.update(_setting_fields(best))
     row.update(_seed_fields(chosen))
-    row["best_run"] = str(best[RUN_DIR_COLUMN])
-    selection = Selection(key, tuple(str(d) for d in chosen[RUN_DIR_COLUMN]), row["best_run"])
+    selection = Selection(key, tuple(str(d) for d in chosen[RUN_DIR_COLUMN]), best_run)
     return row, selection
 
 
 def _choose_setting(usable: pd.DataFrame) -> pd.DataFrame:
     """The usable runs of the setting with the lowest mean validation NLL (ties: the first)."""
-    scores = usable.groupby(list(SETTING_COLUMNS))["nll_valid"].mean()
-    best_setting = scores.idxmin()
-    matches = (usable[list(SETTING_COLUMNS)] == list(best_setting)).all(axis=1)
-    return usable[matches].sort_values("seed")
+    setting_id = usable.groupby(list(SETTING_COLUMNS), sort=True).ngroup()  # 0..k-1, sorted
+    scores = usable["nll_valid"].groupby(setting_id).mean().sort_index()
+    best_id = int(scores.to_numpy().argmin())
+    return usable[setting_id == best_id].sort_values("seed")
 
 
 def _setting_fields(run: pd.Series) -> dict[str, Any]:

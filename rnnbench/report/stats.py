@@ -74,7 +74,7 @@ def paired_bootstrap(
     resampled = _resampled_differences(delta, weights, n_resamples, seed)
     alpha = (1 - CONFIDENCE) / 2
     low, high = np.quantile(resampled, [alpha, 1 - alpha])
-    tail = min(np.mean(resampled <= 0), np.mean(resampled >= 0))
+    tail = min(float(np.mean(resampled <= 0)), float(np.mean(resampled >= 0)))
     return PairedDifference(
         difference=observed,
         ci_low=float(low),

@@ -1,4 +1,4 @@
-"""Synthetic run directories written in the real run-record format (records.py), for report tests."""
+"""Synthetic run directories in the real run-record format (records.py), for report tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rnnbench.io import atomic_write_json, atomic_open
+from rnnbench.io import atomic_open, atomic_write_json
 from rnnbench.records import (
     HISTORY_COLUMNS,
     HISTORY_FILE,

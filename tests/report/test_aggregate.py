@@ -1,4 +1,4 @@
-"""Aggregation over synthetic run directories in the real format: lr search, seeds, diverged runs."""
+"""Aggregation over synthetic run directories (real format): lr search, seeds, diverged runs."""
 
 from __future__ import annotations
 
