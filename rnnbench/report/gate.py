@@ -44,19 +44,32 @@ def cpu_model() -> str:
 
 
 def machine_fingerprint(rows: pd.DataFrame) -> dict[str, Any]:
-    """What throughput depends on: CPU, cores, torch threads and version, and the runs' device."""
-    import torch
-
-    devices = sorted({str(d) for d in rows["device"] if isinstance(d, str) and d})
+    """What throughput depends on: this machine's CPU and cores, and the runs' torch threads
+    (train.num_threads; null = one per core), torch version and device."""
+    cores = os.cpu_count()
+    column: Any = rows["num_threads"] if "num_threads" in rows.columns else [None]
+    threads = {str(cores) if _missing(n) else str(int(n)) for n in column}
     return {
         "cpu_model": cpu_model(),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_version": torch.__version__,
-        "device": ",".join(devices),
+        "cpu_cores": cores,
+        "torch_threads": ",".join(sorted(threads)),
+        "torch_version": _joined(rows["torch_version"]),
+        "device": _joined(rows["device"]),
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _joined(values: Any) -> str:
+    """Distinct non-empty values, sorted and comma-joined (devices may already be joined)."""
+    parts = {
+        part for value in values if isinstance(value, str) for part in value.split(",") if part
+    }
+    return ",".join(sorted(parts))
 
 
 def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -> None:
