@@ -207,4 +207,4 @@ def save_figure(figure: Figure, stem: Path) -> list[Path]:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")
