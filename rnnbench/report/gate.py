@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 BASELINE_SCHEMA = "rnnbench-baseline/1"
 FINGERPRINT_KEYS = ("cpu_model", "cpu_cores", "torch_threads", "torch_version", "device")
+LOCAL_COLUMNS = ("best_run",)  # paths on the machine that ran the suite: kept out of baselines
 NLL_TOLERANCE = 0.05
 SPEED_TOLERANCE = 0.25
 
@@ -81,7 +82,7 @@ def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "rnnbench_version": __version__,
             "fingerprint": fingerprint,
-            "rows": to_records(rows),
+            "rows": to_records(rows.drop(columns=list(LOCAL_COLUMNS), errors="ignore")),
         },
     )
 
