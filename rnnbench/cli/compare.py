@@ -100,9 +100,11 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
 def _print_results(rows: pd.DataFrame, pairs: pd.DataFrame | None, output_format: str) -> None:
     """The rows (and the paired comparisons, with --stats) in the chosen format, to stdout."""
     from rnnbench.report import formats
+    from rnnbench.report.paper import paper_table
 
     if output_format == "table":
-        _print_rich(*formats.display_table(rows), ROWS_TITLE)
+        caption = f"paper: {paper_table().source}" if "paper_nll_test" in rows.columns else None
+        _print_rich(*formats.display_table(rows), ROWS_TITLE, caption)
         if pairs is not None:
             _print_rich(*formats.pairs_display(pairs), PAIRS_TITLE)
         return
@@ -122,10 +124,12 @@ ROWS_TITLE = (
 PAIRS_TITLE = "Paired bootstrap of pooled test NLL, A − B (negative: A better), 95% interval"
 
 
-def _print_rich(headers: list[str], cells: list[list[str]], title: str) -> None:
+def _print_rich(
+    headers: list[str], cells: list[list[str]], title: str, caption: str | None = None
+) -> None:
     from rnnbench.report.formats import TEXT_HEADERS
 
-    table = Table(title=title)
+    table = Table(title=title, caption=caption, caption_justify="left")
     for header in headers:
         table.add_column(header, justify="left" if header in TEXT_HEADERS else "right")
     for cell_row in cells:

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from rnnbench.cli import app
 from rnnbench.report.formats import FORMATS
 
+from .conftest import MakeRun
+
 REQUIRED = (
     "dataset", "cell", "variant", "hidden_size", "params_recurrent", "params_total", "lr",
     "nll_train", "nll_valid", "nll_test", "wall_time_s", "epochs", "n_runs", "n_diverged",
@@ -113,3 +115,13 @@ def test_usage_errors_exit_2(paper_suite: Path, args: list[str], message: str) -
 def test_no_runs_exit_2(tmp_path: Path) -> None:
     code, _, stderr = run_compare(str(tmp_path))
     assert code == 2 and "no runs found" in stderr
+
+
+def test_interrupted_column_only_when_a_run_was_interrupted(
+    paper_suite: Path, make_run: MakeRun
+) -> None:
+    header = markdown_rows(run_compare(str(paper_suite), "--format", "markdown")[1])[0]
+    assert "interrupted" not in header
+    make_run("jsb", "gru", lr=1e-5, status="interrupted")
+    header = markdown_rows(run_compare(str(paper_suite), "--format", "markdown")[1])[0]
+    assert "interrupted" in header
