@@ -85,7 +85,7 @@ def nll_comparison_figure(rows: pd.DataFrame, runs: pd.DataFrame, aggregate: Agg
 
     rows = add_paper_columns(rows)
     datasets = list(dict.fromkeys(rows["dataset"]))
-    figure = _new_figure(max(5.0, 4.0 * len(datasets)), 5.0)
+    figure = _new_figure(max(7.5, 4.0 * len(datasets)), 5.2)
     axes = figure.subplots(1, len(datasets), squeeze=False)[0]
     for panel, dataset in zip(axes, datasets, strict=True):
         _test_nll_panel(panel, rows[rows["dataset"] == dataset], runs, aggregate)
