@@ -74,11 +74,16 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
         raise UsageError(
             "--stats needs a format that holds two tables: table, markdown, json or latex"
         )
+    report.check_tolerances(nll_tolerance, speed_tolerance)
     gate_baseline = report.load_baseline(baseline) if baseline is not None else None
     runs = report.load_runs(paths)
     result = report.aggregate(runs)
     rows = report.add_paper_columns(result.rows) if paper else result.rows
     pairs = report.cell_pairs(result) if stats else None
+    if pairs is not None and pairs.empty:
+        err.print(
+            "--stats: no dataset has two cells with finished runs to compare", highlight=False
+        )
     _print_results(rows, pairs, output_format)
     if plot is not None:
         for path in report.write_plots(result, runs, plot):

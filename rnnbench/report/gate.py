@@ -147,6 +147,13 @@ def fingerprint_difference(baseline: dict[str, Any], current: dict[str, Any]) ->
     ]
 
 
+def check_tolerances(nll_tolerance: float, speed_tolerance: float) -> None:
+    if not nll_tolerance >= 0:
+        raise UsageError(f"--nll-tolerance {nll_tolerance}: must be >= 0 (nats per frame)")
+    if not 0 <= speed_tolerance < 1:
+        raise UsageError(f"--speed-tolerance {speed_tolerance}: must be in [0, 1) (a fraction)")
+
+
 def check_against(
     baseline: Baseline,
     rows: pd.DataFrame,
@@ -155,8 +162,7 @@ def check_against(
     speed_tolerance: float = SPEED_TOLERANCE,
 ) -> GateResult:
     """Compare aggregated rows with the baseline, cell by cell."""
-    if nll_tolerance < 0 or not 0 <= speed_tolerance < 1:
-        raise UsageError("--nll-tolerance must be >= 0 and --speed-tolerance in [0, 1)")
+    check_tolerances(nll_tolerance, speed_tolerance)
     differences = fingerprint_difference(baseline.fingerprint, fingerprint)
     result = GateResult(speed_compared=not differences)
     result.speed_note = (

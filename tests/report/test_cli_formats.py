@@ -125,3 +125,16 @@ def test_interrupted_column_only_when_a_run_was_interrupted(
     make_run("jsb", "gru", lr=1e-5, status="interrupted")
     header = markdown_rows(run_compare(str(paper_suite), "--format", "markdown")[1])[0]
     assert "interrupted" in header
+
+
+def test_latex_escapes_pairs_table(paper_suite: Path) -> None:
+    code, stdout, _ = run_compare(str(paper_suite), "--format", "latex", "--stats")
+    assert code == 0
+    assert "−" not in stdout and "gru $-$ lstm" in stdout
+    assert stdout.count(r"\begin{tabular}") == 2
+
+
+def test_stats_without_pairs_says_so(make_run: MakeRun, tmp_path: Path) -> None:
+    make_run("jsb", "gru")
+    code, _, stderr = run_compare(str(tmp_path / "runs"), "--stats")
+    assert code == 0 and "no dataset has two cells" in stderr

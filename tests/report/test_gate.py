@@ -139,5 +139,6 @@ def test_bad_baseline_is_a_usage_error(
 
 def test_bad_tolerance_is_a_usage_error(make_run: MakeRun, tmp_path: Path, baseline: Path) -> None:
     runs = write_suite(make_run, tmp_path / "now")
-    code, stderr = compare(runs, "--baseline", baseline, "--speed-tolerance", "1.5")
-    assert code == 2 and "--speed-tolerance" in stderr
+    result = CliRunner().invoke(app, ["compare", str(runs), "--speed-tolerance", "1.5"])
+    assert result.exit_code == 2 and "--speed-tolerance 1.5" in result.stderr
+    assert result.stdout == ""  # refused before any output
