@@ -64,6 +64,11 @@ def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
         metrics = read_metrics(run_dir)
         row = {name: getattr(metrics, name) for name in METRIC_COLUMNS}
         row.update(_config_fields(run_dir, row))
+        threads = (metrics.model_extra or {}).get(
+            "num_threads"
+        )  # torch threads the run really used
+        if isinstance(threads, int):
+            row["num_threads"] = threads
         row[RUN_DIR_COLUMN] = str(run_dir)
         records.append(row)
     frame = pd.DataFrame.from_records(records)

@@ -142,3 +142,16 @@ def test_bad_tolerance_is_a_usage_error(make_run: MakeRun, tmp_path: Path, basel
     result = CliRunner().invoke(app, ["compare", str(runs), "--speed-tolerance", "1.5"])
     assert result.exit_code == 2 and "--speed-tolerance 1.5" in result.stderr
     assert result.stdout == ""  # refused before any output
+
+
+def test_fingerprint_uses_the_threads_the_runs_used(make_run: MakeRun, tmp_path: Path) -> None:
+    from rnnbench.records import METRICS_FILE
+    from rnnbench.report import aggregate, load_runs, machine_fingerprint
+
+    run_dir = make_run("jsb", "gru")  # config.yaml says train.num_threads: 1
+    rows = aggregate(load_runs([run_dir])).rows
+    assert machine_fingerprint(rows)["torch_threads"] == "1"
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    (run_dir / METRICS_FILE).write_text(json.dumps({**metrics, "num_threads": 4}))  # extra field
+    rows = aggregate(load_runs([run_dir])).rows
+    assert machine_fingerprint(rows)["torch_threads"] == "4"
