@@ -40,7 +40,10 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     ] = False,
     stats: Annotated[
         bool,
-        typer.Option("--stats", help="Paired bootstrap between cells (per-sequence test NLL)."),
+        typer.Option(
+            "--stats",
+            help="Paired bootstrap between cells (per-sequence test NLL); json: {rows, pairs}.",
+        ),
     ] = False,
     plot: Annotated[
         Path | None,
@@ -63,7 +66,11 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     ] = 0.25,
 ) -> None:
     """Aggregate runs into the paper's Table 2: best learning rate by validation NLL, seeds as
-    mean ± 95% t-interval, diverged runs counted. Optionally gate against a saved baseline (CI)."""
+    mean ± 95% t-interval, diverged runs counted. Optionally gate against a saved baseline (CI).
+
+    Exit status: 0 all good; 1 a cell regressed or is missing against --baseline, or a run record is
+    unreadable; 2 usage error (no runs found, bad baseline file, bad option).
+    """
     from rnnbench import report
 
     if output_format not in FORMATS:
