@@ -68,8 +68,9 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     """Aggregate runs into the paper's Table 2: best learning rate by validation NLL, seeds as
     mean ± 95% t-interval, diverged runs counted. Optionally gate against a saved baseline (CI).
 
-    Exit status: 0 all good; 1 a cell regressed or is missing against --baseline, or a run record is
-    unreadable; 2 usage error (no runs found, bad baseline file, bad option).
+    Exit status: 0 all good.
+    1: a cell regressed or is missing against --baseline, or a run record is unreadable.
+    2: usage error (no runs found, bad baseline file, bad option).
     """
     from rnnbench import report
 
