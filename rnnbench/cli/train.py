@@ -116,7 +116,6 @@ class _ProgressView:
                 MofNCompleteColumn,
                 Progress,
                 TextColumn,
-                TimeElapsedColumn,
                 TimeRemainingColumn,
             )
 
@@ -124,8 +123,7 @@ class _ProgressView:
                 TextColumn("epoch"),
                 MofNCompleteColumn(),
                 BarColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
+                TextColumn("ETA"),  # to max_epochs: an upper bound, early stopping ends sooner
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[status]}"),
                 console=err,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,25 @@ def test_cuda_requested_without_cuda(tmp_path: Path) -> None:
     path.write_text(VALID + "device: cuda\n")
     result = CliRunner().invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run")])
     assert_one_error_line(result, "device: 'cuda' requested")
+
+
+def test_a_dataset_not_downloaded_is_one_line_exit_1(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(VALID.replace("name: jsb", f"name: jsb\n  data_dir: {tmp_path / 'empty'}"))
+    result = CliRunner().invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run")])
+    assert_one_error_line(result, "rnnbench data download jsb", code=1)
+
+
+@pytest.mark.parametrize(
+    ("make_run_dir", "expected", "code"),
+    [
+        (lambda root: root / "missing", "config.yaml: config file not found", 2),
+        (lambda root: root, "no checkpoint", 1),
+    ],
+)
+def test_sample_from_something_that_is_no_trained_run(
+    tmp_path: Path, make_run_dir: Callable[[Path], Path], expected: str, code: int
+) -> None:
+    (tmp_path / "config.yaml").write_text(VALID)
+    result = CliRunner().invoke(app, ["sample", str(make_run_dir(tmp_path))])
+    assert_one_error_line(result, expected, code=code)
