@@ -130,6 +130,8 @@ def _first_error(exc: ValidationError) -> str:
         message = "unknown key"
     elif error["type"] == "missing":
         message = "missing required key"
+    elif error["type"] == "model_type":
+        message = "expected a mapping (a section of settings)"
     more = len(exc.errors()) - 1
     return f"{field}: {message}" + (f" (and {more} more)" if more else "")
 

@@ -54,8 +54,7 @@ def train_command(
     from rnnbench.train import train
 
     config, target = _resolve_run(config_path, overrides or [], run_dir, results_dir, resume)
-    err.print(f"run dir: {target}", highlight=False)
-    with _ProgressView() as view:
+    with _ProgressView(target) as view:
         metrics = train(config, target, resume=resume is not None, progress=view.update)
     _print_summary(metrics, target)
     if metrics.status == "diverged":
@@ -105,19 +104,18 @@ def _run_id(config: Config) -> str:
 class _ProgressView:
     """A live Rich progress bar on a terminal, else one plain line per epoch (both on stderr)."""
 
-    def __init__(self) -> None:
-        self.live = err.is_terminal
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
         self.bar: Any = None
         self.task: Any = None
 
     def __enter__(self) -> _ProgressView:
-        if self.live:
+        if err.is_terminal:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
                 TextColumn,
-                TimeElapsedColumn,
                 TimeRemainingColumn,
             )
 
@@ -125,8 +123,7 @@ class _ProgressView:
                 TextColumn("epoch"),
                 MofNCompleteColumn(),
                 BarColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
+                TextColumn("ETA"),  # to max_epochs: an upper bound, early stopping ends sooner
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[status]}"),
                 console=err,
@@ -141,6 +138,9 @@ class _ProgressView:
 
     def update(self, event: Progress) -> None:
         status = _describe(event)
+        if event.stage == "start":
+            resumed = f" (resuming after epoch {event.epoch})" if event.epoch else ""
+            err.print(f"run dir: {self.run_dir}{resumed}", highlight=False)
         if self.bar is None:
             if event.stage == "epoch":
                 err.print(f"epoch {event.epoch}/{event.max_epochs}  {status}", highlight=False)

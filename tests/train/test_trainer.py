@@ -139,26 +139,26 @@ def test_resume_after_an_interrupt_ends_at_the_uninterrupted_result(
 
 
 def test_resume_after_an_interrupt_in_the_middle_of_an_epoch(
-    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+    tmp_path: Path,
+    synthetic_splits: Splits,
+    tiny_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Ctrl-C inside a training step (the 12th step: epoch 3, as an epoch has 5 batches):
     the partial epoch is dropped and redone from the last checkpoint."""
     config = tiny_config(train={"max_epochs": 4})
     train(config, tmp_path / "reference", splits=synthetic_splits)
     calls = {"count": 0}
-    reference_kernel = get_cell("gru").reference_kernel
+    kernel = KERNELS.get("gru", get_cell("gru").reference_kernel)  # the one the reference used
 
     def interrupting_kernel(*args: Any) -> torch.Tensor:
         calls["count"] += torch.is_grad_enabled()  # training steps only, not evaluation
         if calls["count"] == 12:
             raise KeyboardInterrupt
-        return reference_kernel(*args)
+        return kernel(*args)
 
-    KERNELS["gru"] = interrupting_kernel
-    try:
-        stopped = train(config, tmp_path / "run", splits=synthetic_splits)
-    finally:
-        del KERNELS["gru"]
+    monkeypatch.setitem(KERNELS, "gru", interrupting_kernel)
+    stopped = train(config, tmp_path / "run", splits=synthetic_splits)
     assert stopped.status == "interrupted" and stopped.epochs == 2
     train(config, tmp_path / "run", resume=True, splits=synthetic_splits)
     assert outcome(tmp_path / "run") == outcome(tmp_path / "reference")
