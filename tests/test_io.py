@@ -1,4 +1,4 @@
-"""Atomic writes: the old file or the complete new one, never half of one, never a stray temp file."""
+"""Atomic writes: the old file or the whole new one, never half of one, no stray temp file."""
 
 from __future__ import annotations
 
