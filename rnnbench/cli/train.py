@@ -200,15 +200,16 @@ def sample_command(
     ] = None,
     bpm: Annotated[
         float, typer.Option("--bpm", min=1.0, help="Tempo (frames per beat come from the dataset).")
-    ] = 100.0,
+    ] = 120.0,
 ) -> None:
     """Draw a piano-roll from a trained model (note by note Bernoulli) and write it as MIDI."""
-    from rnnbench.train.sample import frame_seconds, load_trained, roll_to_midi, sample_roll
+    from rnnbench.data import roll_to_midi
+    from rnnbench.train.sample import load_trained, sample_roll, steps_per_beat
 
     config, model = load_trained(run_dir)
     roll = sample_roll(model, steps, seed)
     target = out_path or run_dir / f"sample-{seed}.mid"
-    roll_to_midi(roll, target, frame_seconds(config, bpm))
+    roll_to_midi(roll, target, steps_per_beat=steps_per_beat(config), tempo=bpm)
     out.print(
         f"{target}  ({steps} frames, {int(roll.sum())} note-frames, "
         f"{roll.any(axis=1).mean():.0%} of frames sounding)",

@@ -1,4 +1,4 @@
-"""Model-test fixtures: single-threaded torch (2 shared cores), float64 where exactness is asserted."""
+"""Test fixtures: single-threaded torch (the test machines have 2 shared cores)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ GRID = [(cell, variant) for cell in CELLS for variant in VARIANTS]
 
 
 def expected_recurrent(spec: CellSpec, variant: str, hidden: int) -> int:
-    """G blocks of (I*H + H*H + biases); paper: one bias and 3H peepholes (LSTM), fused: two biases."""
+    """G blocks of (I*H + H*H + biases); paper: 1 bias, 3H peepholes (LSTM); fused: 2 biases."""
     biases = 1 if variant == "paper" else 2
     peepholes = 3 * hidden if spec.peephole and variant == "paper" else 0
     return spec.gates * (INPUT * hidden + hidden * hidden + biases * hidden) + peepholes
@@ -113,15 +113,12 @@ def by_hand(cell: str, x: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarr
             h = z * h + (1 - z) * candidate
         else:
             p = params["weight_peephole"]
-            block = {gate: slice(k * hidden, (k + 1) * hidden) for k, gate in enumerate("ifgo")}
-
-            def pre(gate: str, h: np.ndarray = h) -> np.ndarray:
-                return frame @ w[:, block[gate]] + h @ u[:, block[gate]] + b[block[gate]]
-
-            i = sigmoid(pre("i") + p[0] * c)
-            f = sigmoid(pre("f") + p[1] * c)
-            c = f * c + i * np.tanh(pre("g"))
-            o = sigmoid(pre("o") + p[2] * c)
+            pre = frame @ w + h @ u + b  # (4H,): blocks [i, f, g, o]
+            pre_i, pre_f, pre_g, pre_o = np.split(pre, 4)
+            i = sigmoid(pre_i + p[0] * c)
+            f = sigmoid(pre_f + p[1] * c)
+            c = f * c + i * np.tanh(pre_g)
+            o = sigmoid(pre_o + p[2] * c)
             h = o * np.tanh(c)
         states.append(h)
     return np.stack(states)

@@ -50,7 +50,7 @@ def test_smoke_config_trains_and_samples_on_jsb(data_dir_all: Path, tmp_path: Pa
     notes = midi.instruments[0].notes
     assert notes, "a trained JSB model sounds some notes"
     assert all(21 <= note.pitch <= 108 for note in notes)
-    frame = 60.0 / 100.0  # JSB: one frame per quarter note at the default 100 bpm
+    frame = 60.0 / 120.0  # JSB: one frame per quarter note at the default 120 bpm
     assert midi.get_end_time() <= steps * frame + 1e-6
     roll = midi.get_piano_roll(fs=1 / frame)[21:109]  # (88, frames)
     assert roll.shape[1] <= steps
