@@ -38,7 +38,9 @@ def test_registry_covers_paper_cells() -> None:
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize(("batch", "steps", "size"), [(3, 7, 5), (1, 1, 4), (4, 23, 9)])
-def test_kernel_matches_reference(cell: str, batch: int, steps: int, size: int) -> None:
+def test_kernel_matches_reference(
+    cell: str, batch: int, steps: int, size: int, backend: str
+) -> None:
     x_proj, recurrent, peephole = make_inputs(cell, batch, steps, size)
     inputs = [x_proj, recurrent] + ([peephole] if peephole is not None else [])
     fast = KERNELS[cell](x_proj, recurrent, peephole)
@@ -53,7 +55,7 @@ def test_kernel_matches_reference(cell: str, batch: int, steps: int, size: int) 
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_kernel_gradcheck(cell: str) -> None:
+def test_kernel_gradcheck(cell: str, backend: str) -> None:
     x_proj, recurrent, peephole = make_inputs(cell, batch=2, steps=5, size=3, seed=1)
     inputs = (x_proj, recurrent) + ((peephole,) if peephole is not None else ())
 
@@ -64,7 +66,7 @@ def test_kernel_gradcheck(cell: str) -> None:
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_kernel_masked_loss_gradients_match(cell: str) -> None:
+def test_kernel_masked_loss_gradients_match(cell: str, backend: str) -> None:
     """A right-padded batch with a masked loss: padded steps contribute no gradient."""
     x_proj, recurrent, peephole = make_inputs(cell, batch=3, steps=9, size=6, seed=2)
     inputs = [x_proj, recurrent] + ([peephole] if peephole is not None else [])
@@ -81,7 +83,7 @@ def test_kernel_masked_loss_gradients_match(cell: str) -> None:
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_kernel_float32_close_and_no_grad(cell: str) -> None:
+def test_kernel_float32_close_and_no_grad(cell: str, backend: str) -> None:
     x_proj, recurrent, peephole = make_inputs(cell, batch=4, steps=30, size=8, seed=3)
     args32 = [t.detach().float() if t is not None else None for t in (x_proj, recurrent, peephole)]
     with torch.inference_mode():
