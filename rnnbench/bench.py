@@ -114,7 +114,7 @@ def _timed_step(
 
 
 def bench_cell(
-    cell: str, batch: int, seq_len: int, device: torch.device, repeats: int, warmup: int
+    cell: str, *, batch: int, seq_len: int, device: torch.device, repeats: int, warmup: int
 ) -> list[BenchRow]:
     """Time every implementation on one cell; rows in display order."""
     hidden_size = PAPER_HIDDEN[cell]
@@ -173,6 +173,7 @@ def parse_cells(text: str) -> list[str]:
 
 def run_bench(
     cells: list[str],
+    *,
     batch: int,
     seq_len: int,
     device: torch.device,
@@ -191,7 +192,11 @@ def run_bench(
         raise UsageError(f"--warmup must be >= 0, got {warmup}")
     rows: list[BenchRow] = []
     for cell in cells:
-        rows.extend(bench_cell(cell, batch, seq_len, device, repeats, warmup))
+        rows.extend(
+            bench_cell(
+                cell, batch=batch, seq_len=seq_len, device=device, repeats=repeats, warmup=warmup
+            )
+        )
     return rows
 
 

@@ -28,8 +28,10 @@ class LstmSequence(Function):
     ) -> torch.Tensor:
         size = weight_recurrent.shape[0]
         batch, steps = x_proj.shape[0], x_proj.shape[1]
-        states = x_proj.new_zeros((steps + 1, batch, size))  # (T+1, B, H) hidden, states[0] = h_0
-        cells = x_proj.new_zeros((steps + 1, batch, size))  # (T+1, B, H) cell, cells[0] = c_0
+        states = x_proj.new_empty((steps + 1, batch, size))  # (T+1, B, H) hidden, states[0] = h_0
+        cells = x_proj.new_empty((steps + 1, batch, size))  # (T+1, B, H) cell, cells[0] = c_0
+        states[0].zero_()
+        cells[0].zero_()
         tanh_cells = x_proj.new_empty((steps, batch, size))  # tanh(c_t), (T, B, H)
         compiled = use_native(x_proj, weight_recurrent, weight_peephole)
         if compiled is not None:

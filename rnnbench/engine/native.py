@@ -19,7 +19,7 @@ import torch
 
 SOURCES = ("lstm.cpp",)
 FUNCTIONS = ("lstm_forward", "lstm_backward")
-FLAGS = ("-O3", "-march=native", "-ffast-math")
+FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math")
 _state: dict[str, ModuleType | None] = {}
 
 
