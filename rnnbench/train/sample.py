@@ -1,0 +1,53 @@
+"""Sampling from a trained run: Bernoulli draws of each next frame (MIDI via rnnbench.data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnbench.config import Config
+from rnnbench.errors import TrainingError
+from rnnbench.models import SequenceModel, build_model
+from rnnbench.train import record
+
+
+def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
+    """The run's config and its best weights (the ones its metrics were measured with)."""
+    config = record.read_run_config(run_dir)
+    checkpoint = record.load_checkpoint(run_dir)
+    model = build_model(
+        config.model.cell, config.model.variant, config.model.hidden_size, init=config.model.init
+    )
+    try:
+        model.load_state_dict(checkpoint["best_model"])
+    except (KeyError, RuntimeError) as exc:
+        raise TrainingError(f"{run_dir}: checkpoint does not match its config ({exc})") from None
+    return config, model.eval()
+
+
+def steps_per_beat(config: Config) -> int:
+    """Piano-roll frames per beat of the run's dataset (JSB 1: quarter notes; the others 2)."""
+    from rnnbench.data import resolve
+    from rnnbench.data.store import imported_datasets
+
+    entry = resolve(config.data.name, config.data.data_dir)
+    if entry.spec is not None:
+        return entry.spec.steps_per_beat
+    return int(imported_datasets(entry.data_dir)[entry.name].get("steps_per_beat", 2))
+
+
+@torch.inference_mode()
+def sample_roll(model: SequenceModel, steps: int, seed: int) -> np.ndarray:
+    """`steps` frames drawn one at a time, each from the model's Bernoulli output given all the
+    frames before it, starting from one silent frame. Returns (steps, 88) uint8."""
+    generator = torch.Generator().manual_seed(seed)
+    model.eval()
+    frames = torch.zeros(1, 1, model.output.out_features)  # (1, 1, 88): the silent first frame
+    for _ in range(steps):
+        logits = model(frames)[:, -1]  # (1, 88): prediction for the next frame
+        probabilities = torch.sigmoid(logits)
+        frame = torch.bernoulli(probabilities, generator=generator)  # (1, 88)
+        frames = torch.cat([frames, frame.unsqueeze(1)], dim=1)  # (1, t + 1, 88)
+    return frames[0, 1:].to(torch.uint8).numpy()  # (steps, 88)
