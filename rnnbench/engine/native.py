@@ -17,8 +17,8 @@ from types import ModuleType
 
 import torch
 
-SOURCES = ("common.cpp", "lstm.cpp", "tanh.cpp")
-FUNCTIONS = ("lstm_forward", "lstm_backward", "tanh_forward", "tanh_backward")
+SOURCES = ("common.cpp", "lstm.cpp")
+FUNCTIONS = ("lstm_forward", "lstm_backward")
 FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math")
 _state: dict[str, ModuleType | None] = {}
 
