@@ -37,10 +37,10 @@ ModelBuilder = Callable[[str, int], nn.Module]
 def _suite_model(variant: str) -> ModelBuilder | None:
     """`rnnbench.models.build_model` for one variant, once the models package exists."""
     try:
-        from rnnbench.models import build_model  # type: ignore[attr-defined]
+        from rnnbench.models import build_model
     except ImportError:
         return None
-    return lambda cell, hidden_size: build_model(cell, variant, hidden_size)  # type: ignore[no-any-return]
+    return lambda cell, hidden_size: build_model(cell, variant, hidden_size)
 
 
 def implementations() -> dict[str, ModelBuilder]:
@@ -214,7 +214,7 @@ def _cpu_model() -> str:
 
 
 def _onednn_version() -> str | None:
-    if not torch.backends.mkldnn.is_available():
+    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
         return None
     match = re.search(r"(?:oneDNN|MKL-DNN) v?([\d.]+)", torch.__config__.show())
     return match.group(1) if match else "available"
@@ -235,5 +235,5 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
-        info["cudnn"] = torch.backends.cudnn.version()
+        info["cudnn"] = torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
     return info

@@ -9,6 +9,9 @@ every implementation does the same protocol work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -16,8 +19,12 @@ from rnnbench.engine import KERNELS
 
 GATES = {"tanh": 1, "gru": 3, "lstm": 4}
 PAPER_HIDDEN = {"tanh": 100, "gru": 46, "lstm": 36}
-FUSED_LAYERS: dict[str, type[nn.RNNBase]] = {"tanh": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-CELL_LAYERS: dict[str, type[nn.Module]] = {
+FUSED_LAYERS: dict[str, Callable[..., nn.RNNBase]] = {
+    "tanh": nn.RNN,
+    "gru": nn.GRU,
+    "lstm": nn.LSTM,
+}
+CELL_LAYERS: dict[str, Callable[..., nn.RNNCellBase]] = {
     "tanh": nn.RNNCell,
     "gru": nn.GRUCell,
     "lstm": nn.LSTMCell,
@@ -51,7 +58,8 @@ class KernelModel(nn.Module):
         x_proj = torch.addmm(self.bias, x.reshape(-1, features), weight_input)  # (B*T, G*H)
         x_proj = x_proj.view(batch, steps, -1)  # (B, T, G*H)
         hidden = KERNELS[self.cell](x_proj, weight_recurrent, self.weight_peephole)
-        return self.output(hidden)  # (B, T, 88)
+        logits: torch.Tensor = self.output(hidden)  # (B, T, 88)
+        return logits
 
 
 class TorchFusedModel(nn.Module):
@@ -72,7 +80,8 @@ class TorchFusedModel(nn.Module):
             hidden, _ = torch.func.functional_call(self.rnn, params, (x,))
         else:
             hidden, _ = self.rnn(x)
-        return self.output(hidden)  # (B, T, 88)
+        logits: torch.Tensor = self.output(hidden)  # (B, T, 88)
+        return logits
 
 
 class TorchCellLoopModel(nn.Module):
@@ -88,7 +97,11 @@ class TorchCellLoopModel(nn.Module):
         cell = self.cell
         weight_ih = noisy(cell.weight_ih, weight_noise, self.training)
         weight_hh = noisy(cell.weight_hh, weight_noise, self.training)
-        step_fn = {"tanh": torch.rnn_tanh_cell, "gru": torch.gru_cell, "lstm": torch.lstm_cell}
+        step_fn: dict[str, Callable[..., Any]] = {
+            "tanh": torch.rnn_tanh_cell,
+            "gru": torch.gru_cell,
+            "lstm": torch.lstm_cell,
+        }
         function = step_fn[self.cell_name]
         hidden = x.new_zeros((x.shape[0], cell.hidden_size))
         state: torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -97,4 +110,5 @@ class TorchCellLoopModel(nn.Module):
         for step in range(x.shape[1]):
             state = function(x[:, step], state, weight_ih, weight_hh, cell.bias_ih, cell.bias_hh)
             outputs.append(state[0] if isinstance(state, tuple) else state)
-        return self.output(torch.stack(outputs, dim=1))  # (B, T, 88)
+        logits: torch.Tensor = self.output(torch.stack(outputs, dim=1))  # (B, T, 88)
+        return logits

@@ -111,4 +111,4 @@ def gru_sequence(
 ) -> torch.Tensor:
     """Run the paper's GRU over (B, T, 3H) pre-activations; returns hidden states (B, T, H)."""
     check_shapes("gru", x_proj, weight_recurrent, gates=3)
-    return GruSequence.apply(x_proj, weight_recurrent)  # type: ignore[no-any-return]
+    return GruSequence.apply(x_proj, weight_recurrent)  # type: ignore[no-untyped-call,no-any-return]

@@ -248,4 +248,4 @@ def lstm_sequence(
         raise UsageError(
             f"lstm kernel: weight_peephole must be (3, {size}), got {tuple(weight_peephole.shape)}"
         )
-    return LstmSequence.apply(x_proj, weight_recurrent, weight_peephole)  # type: ignore[no-any-return]
+    return LstmSequence.apply(x_proj, weight_recurrent, weight_peephole)  # type: ignore[no-untyped-call,no-any-return]

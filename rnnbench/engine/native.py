@@ -44,7 +44,7 @@ def _build() -> ModuleType:
 
     source_dir = Path(__file__).parent / "csrc"
     source = "\n".join((source_dir / name).read_text() for name in SOURCES)
-    module = load_inline(
+    module = load_inline(  # type: ignore[no-untyped-call]
         name=f"rnnbench_engine_{_machine_tag()}",
         cpp_sources=[source],
         functions=list(FUNCTIONS),

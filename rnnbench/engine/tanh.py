@@ -60,4 +60,4 @@ def tanh_sequence(
 ) -> torch.Tensor:
     """Run the paper's tanh-RNN over (B, T, H) pre-activations; returns hidden states (B, T, H)."""
     check_shapes("tanh", x_proj, weight_recurrent, gates=1)
-    return TanhSequence.apply(x_proj, weight_recurrent)  # type: ignore[no-any-return]
+    return TanhSequence.apply(x_proj, weight_recurrent)  # type: ignore[no-untyped-call,no-any-return]
