@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -39,13 +40,27 @@ def _machine_tag() -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
+def _clear_stale_lock(name: str, max_age_s: float = 900.0) -> None:
+    """A build killed mid-way leaves torch's lock file behind and later loads would wait forever."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        lock = Path(_get_build_directory(name, verbose=False)) / "lock"
+        if lock.exists() and time.time() - lock.stat().st_mtime > max_age_s:
+            lock.unlink()
+    except (ImportError, OSError):
+        return
+
+
 def _build() -> ModuleType:
     from torch.utils.cpp_extension import load_inline
 
+    name = f"rnnbench_engine_{_machine_tag()}"
+    _clear_stale_lock(name)
     source_dir = Path(__file__).parent / "csrc"
     source = "\n".join((source_dir / name).read_text() for name in SOURCES)
     module = load_inline(  # type: ignore[no-untyped-call]
-        name=f"rnnbench_engine_{_machine_tag()}",
+        name=name,
         cpp_sources=[source],
         functions=list(FUNCTIONS),
         extra_cflags=list(FLAGS),
