@@ -1,0 +1,96 @@
+"""Optional compiled CPU loops (C++ via `torch.utils.cpp_extension.load_inline`).
+
+The first use on a machine compiles `csrc/*.cpp` (about a minute on 2 cores) into torch's
+extension cache (`$TORCH_EXTENSIONS_DIR`, default `~/.cache/torch_extensions`); later uses load
+the cached build in well under a second. `RNNBENCH_NATIVE=0` disables the compiled path; if the
+compiler is missing or the build fails, the kernels warn once and use their pure-torch loops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+SOURCES = ("common.cpp", "lstm.cpp")
+FUNCTIONS = ("lstm_forward", "lstm_backward")
+FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math")
+_state: dict[str, ModuleType | None] = {}
+
+
+def enabled() -> bool:
+    """Whether the compiled path may be used (`RNNBENCH_NATIVE` is not 0/false/no)."""
+    return os.environ.get("RNNBENCH_NATIVE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _machine_tag() -> str:
+    """Builds use -march=native: key the cache on the CPU so a shared cache never mixes them."""
+    cpu = platform.processor() + platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        lines = cpuinfo.read_text().splitlines()
+        cpu += "".join(line for line in lines if line.startswith(("model name", "flags")))[:4000]
+    text = cpu + torch.__version__ + "".join(FLAGS)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def _clear_stale_lock(name: str, max_age_s: float = 900.0) -> None:
+    """A build killed mid-way leaves torch's lock file behind and later loads would wait forever."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        lock = Path(_get_build_directory(name, verbose=False)) / "lock"
+        if lock.exists() and time.time() - lock.stat().st_mtime > max_age_s:
+            lock.unlink()
+    except (ImportError, OSError):
+        return
+
+
+def _build() -> ModuleType:
+    from torch.utils.cpp_extension import load_inline
+
+    name = f"rnnbench_engine_{_machine_tag()}"
+    _clear_stale_lock(name)
+    source_dir = Path(__file__).parent / "csrc"
+    source = "\n".join((source_dir / name).read_text() for name in SOURCES)
+    module = load_inline(  # type: ignore[no-untyped-call]
+        name=name,
+        cpp_sources=[source],
+        functions=list(FUNCTIONS),
+        extra_cflags=list(FLAGS),
+        verbose=False,
+    )
+    assert isinstance(module, ModuleType)
+    return module
+
+
+def native() -> ModuleType | None:
+    """The compiled module, building it on first use; None if disabled or unavailable."""
+    if not enabled():
+        return None
+    if "module" not in _state:
+        try:
+            _state["module"] = _build()
+        except Exception as exc:  # compiler missing, build failure: fall back, say so once
+            warnings.warn(
+                f"rnnbench: compiled CPU kernels unavailable ({type(exc).__name__}: {exc}); "
+                "using the pure-torch loops",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            _state["module"] = None
+    return _state["module"]
+
+
+def use_native(*tensors: torch.Tensor) -> ModuleType | None:
+    """The compiled module when every tensor is on the CPU in float32/float64, else None."""
+    for tensor in tensors:
+        if tensor.device.type != "cpu" or tensor.dtype not in (torch.float32, torch.float64):
+            return None
+    return native()

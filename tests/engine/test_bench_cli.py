@@ -1,0 +1,108 @@
+"""`rnnbench bench` end to end at tiny sizes: JSON shape, table, usage errors. No speed asserts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnnbench.bench import BenchRow, machine_info, make_batch, train_step
+from rnnbench.cli import app
+from rnnbench.engine.baselines import (
+    PAPER_HIDDEN,
+    KernelModel,
+    TorchCellLoopModel,
+    TorchFusedModel,
+)
+
+REQUIRED = {"cell", "impl", "batch", "seq_len", "frames_per_s", "ratio_vs_torch_fused"}
+TINY = ["--batch", "2", "--seq-len", "5", "--repeats", "1", "--warmup", "0", "--threads", "1"]
+
+
+def test_bench_json_rows_and_machine() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "--cells", "tanh,gru,lstm", *TINY, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = report["rows"]
+    assert {row["cell"] for row in rows} == {"tanh", "gru", "lstm"}
+    assert {"rnnbench-paper", "torch-fused", "torch-cell-loop"} <= {row["impl"] for row in rows}
+    for row in rows:
+        assert set(row) >= REQUIRED
+        assert row["batch"] == 2 and row["seq_len"] == 5
+        assert row["frames_per_s"] > 0
+        assert row["hidden_size"] == PAPER_HIDDEN[row["cell"]]
+    fused = [row for row in rows if row["impl"] == "torch-fused"]
+    assert all(row["ratio_vs_torch_fused"] == 1.0 for row in fused)
+    machine = report["machine"]
+    for key in ("cpu", "cores", "torch_threads", "torch", "onednn", "cudnn"):
+        assert key in machine
+    assert machine["torch_threads"] == 1
+
+
+def test_bench_table_names_machine() -> None:
+    result = CliRunner().invoke(app, ["bench", "--cells", "gru", *TINY])
+    assert result.exit_code == 0, result.output
+    assert "torch-fused" in result.stdout
+    assert "torch" in result.stdout and "cores" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--cells", "lstn"], "did you mean 'lstm'"),
+        (["--cells", ","], "--cells"),
+        (["--batch", "0"], "--batch"),
+        (["--repeats", "0"], "--repeats"),
+    ],
+)
+def test_bench_usage_errors_exit_2(arguments: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["bench", *TINY, *arguments])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_bench_cuda_without_gpu_is_usage_error() -> None:
+    result = CliRunner().invoke(app, ["bench", "--device", "cuda", *TINY])
+    assert result.exit_code == 2
+    assert "CUDA" in result.stderr
+
+
+@pytest.mark.parametrize("model_class", [KernelModel, TorchFusedModel, TorchCellLoopModel])
+@pytest.mark.parametrize("cell", sorted(PAPER_HIDDEN))
+def test_bench_models_train_and_use_weight_noise(model_class: type, cell: str) -> None:
+    """Each raced model really trains (the loss falls) and its weight noise changes outputs."""
+    torch.manual_seed(0)
+    model = model_class(cell, 8)
+    batch = make_batch(4, 12, torch.device("cpu"))
+    clean = model(batch[0], 0.0)
+    noisy = model(batch[0], 0.5)
+    assert not torch.allclose(clean, noisy)
+    model.eval()
+    torch.testing.assert_close(model(batch[0], 0.5), model(batch[0], 0.0))
+    model.train()
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-2)
+
+    def loss() -> float:
+        with torch.no_grad():
+            logits = model(batch[0], 0.0)
+            value = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, batch[1], weight=batch[2], reduction="sum"
+            )
+        return float(value)
+
+    before = loss()
+    for _ in range(15):
+        train_step(model, optimizer, batch)
+    assert loss() < before
+
+
+def test_machine_info_and_row_fields() -> None:
+    info = machine_info(torch.device("cpu"))
+    assert info["cores"] and info["torch"] == torch.__version__
+    assert set(BenchRow.__dataclass_fields__) >= REQUIRED
