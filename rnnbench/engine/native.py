@@ -52,8 +52,21 @@ def _clear_stale_lock(name: str, max_age_s: float = 900.0) -> None:
         return
 
 
+def _put_ninja_on_path() -> None:
+    """torch runs `ninja` from PATH: add pip's binary (an unactivated venv hides it)."""
+    try:
+        import ninja  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    bin_dir = str(ninja.BIN_DIR)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def _build() -> ModuleType:
     from torch.utils.cpp_extension import load_inline
+
+    _put_ninja_on_path()
 
     name = f"rnnbench_engine_{_machine_tag()}"
     _clear_stale_lock(name)
