@@ -55,7 +55,7 @@ def _clear_stale_lock(name: str, max_age_s: float = 900.0) -> None:
 def _put_ninja_on_path() -> None:
     """torch runs `ninja` from PATH: add pip's binary (an unactivated venv hides it)."""
     try:
-        import ninja  # type: ignore[import-untyped]
+        import ninja
     except ImportError:
         return
     bin_dir = str(ninja.BIN_DIR)
