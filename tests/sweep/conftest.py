@@ -1,4 +1,4 @@
-"""Sweep-test fixtures: one thread per process, and JSB fetched from the mirror into a tmp data dir."""
+"""Sweep-test fixtures: one thread per process; JSB fetched from the mirror into a tmp data dir."""
 
 from __future__ import annotations
 
