@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -186,7 +188,7 @@ def _run(  # noqa: PLR0917
     executor = make_executor(executor_name.value, workers, ray_address)
     view = LiveView() if err.is_terminal else PlainView()
     try:
-        with view:
+        with view, _sigterm_as_interrupt():
             result = run_sweep(trials, results_dir, executor, view, extend=extend)
     except KeyboardInterrupt:
         err.print("interrupted: finished trials are kept; run the same command again to resume")
@@ -194,6 +196,20 @@ def _run(  # noqa: PLR0917
     _print_reconciled(result)
     _print_summary(result, trials)
     return result
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A scheduler's SIGTERM stops the sweep like Ctrl-C: workers stop, finished trials stay."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _usage(message: str) -> Exception:
@@ -262,7 +278,8 @@ def render_progress(progress: SweepProgress, elapsed_s: float) -> RenderableType
         ("  ETA ", "bold"),
         _duration(eta) if eta is not None else "?",
     )
-    return Group(status, _best_table(progress))
+    running = [f"  running {trial.describe()}" for trial in progress.running.values()]
+    return Group(status, _best_table(progress), Text("\n".join(running)))
 
 
 def _best_table(progress: SweepProgress) -> Table:

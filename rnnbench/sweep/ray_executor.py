@@ -7,6 +7,7 @@ with `num_cpus` = the cores available, no dashboard, and shuts it down afterward
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from collections.abc import Sequence
@@ -44,7 +45,11 @@ class RayExecutor:
         ray = self.ray
         self.started_here = not ray.is_initialized()
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-        options: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
+        options: dict[str, Any] = {
+            "runtime_env": {"env_vars": env},
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
         if self.address:
             ray.init(address=self.address, ignore_reinit_error=True, **options)
         else:

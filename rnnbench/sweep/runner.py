@@ -113,7 +113,7 @@ class _Sink:
         self.progress.running[trial.trial_id] = trial
         verb = "resume" if task.resume else "start"
         self._log({"event": "started", "trial_id": trial.trial_id, "resume": task.resume})
-        self.observer.update(self.progress, f"{verb:<8} {describe(trial)}")
+        self.observer.update(self.progress, f"{verb:<8} {trial.describe()}")
 
     def finished(self, outcome: TrialOutcome) -> None:
         trial = self.trials[outcome.trial_id]
@@ -129,7 +129,7 @@ class _Sink:
             }
         )
         self.observer.update(
-            self.progress, f"{outcome.status:<8} {describe(trial)}{_detail(outcome)}"
+            self.progress, f"{outcome.status:<8} {trial.describe()}{_detail(outcome)}"
         )
 
     def tick(self) -> None:
@@ -140,10 +140,6 @@ class _Sink:
         record = {"time": round(time.time(), 3), "pid": os.getpid(), **event}
         with self.events.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
-
-
-def describe(trial: Trial) -> str:
-    return f"{trial.trial_id}  {trial.dataset}/{trial.cell}  lr {trial.lr:.3g}  seed {trial.seed}"
 
 
 def _detail(outcome: TrialOutcome) -> str:

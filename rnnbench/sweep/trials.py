@@ -45,6 +45,9 @@ class Trial(BaseModel):
     source: str  # the base config file
     config: dict[str, Any]  # the resolved config, as JSON
 
+    def describe(self) -> str:
+        return f"{self.trial_id}  {self.dataset}/{self.cell}  lr {self.lr:.3g}  seed {self.seed}"
+
 
 @dataclass(frozen=True)
 class BaseConfig:
