@@ -31,3 +31,21 @@ def mirror_dir() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return mirror
+
+
+BUILTIN_DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
+
+
+@pytest.fixture(scope="session")
+def data_dir_all(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding all four built-in datasets, fetched once per session from the mirror.
+
+    Use it as `rnnbench.data.load("jsb", data_dir=data_dir_all)` (or `--data-dir` on the CLI).
+    Treat it as read-only: it is shared by every test of the session.
+    """
+    from rnnbench.data import fetch
+
+    data_dir = tmp_path_factory.mktemp("data-all")
+    for name in BUILTIN_DATASETS:
+        fetch(name, data_dir=data_dir, mirror=mirror_dir, offline=True)
+    return data_dir

@@ -1,0 +1,206 @@
+"""The run config: pydantic schema for the YAML files in configs/, `--set` overrides, a stable hash.
+
+Unknown keys are rejected at every level (a typo must not silently fall back to a default), and
+every problem becomes one `ConfigError` line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rnnbench.errors import ConfigError
+
+# The paper's four datasets (Boulanger-Lewandowski et al. 2012), as named by the data registry.
+PAPER_DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
+
+
+def known_datasets() -> tuple[str, ...]:
+    """Dataset names the data registry knows; the paper's four if it cannot be read."""
+    try:
+        from rnnbench import data
+
+        names = getattr(data, "DATASETS", None) or getattr(data, "REGISTRY", None)
+        if names:
+            return tuple(names)
+    except ImportError:
+        pass
+    return PAPER_DATASETS
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    # Which dataset to train on: a name from the data registry (`rnnbench data list`).
+    name: str
+    # Where the verified, decoded datasets live; null = $RNNBENCH_DATA_DIR, else ./data.
+    data_dir: Path | None = None
+    # Use only the first N sequences of every split: smoke tests and debugging, never results.
+    max_sequences: int | None = Field(default=None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        known = known_datasets()
+        if name not in known:
+            raise ValueError(f"unknown dataset '{name}' (known: {', '.join(known)})")
+        return name
+
+
+class ModelConfig(Section):
+    # The recurrent cell, a key of the cell registry (tanh, gru, lstm, or one you registered).
+    cell: str
+    # paper = the paper's equations (GRU reset before the matmul, LSTM peepholes, 1 bias per gate);
+    # fused = torch's nn.RNN/GRU/LSTM (cuDNN/oneDNN; different GRU, no peepholes, two biases).
+    variant: Literal["paper", "fused"] = "paper"
+    # Hidden units; the paper sizes (tanh 100, GRU 46, LSTM 36) give ~19k recurrent parameters each.
+    hidden_size: int = Field(gt=0)
+    # paper = the paper's code: input weights U(-0.1, 0.1), orthogonal recurrent blocks, 0 biases;
+    # torch = torch's default U(-1/sqrt(H), 1/sqrt(H)) everywhere (an ablation).
+    init: Literal["paper", "torch"] = "paper"
+
+    @field_validator("cell")
+    @classmethod
+    def _known_cell(cls, cell: str) -> str:
+        from rnnbench.models.registry import CELLS
+
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell '{cell}' (known: {', '.join(sorted(CELLS))})")
+        return cell
+
+
+class OptimConfig(Section):
+    # RMSProp step size. The paper sampled 10 per model from exp(U(-12, -6)); sweeps override this.
+    lr: float = Field(gt=0)
+    # Std of the Gaussian noise added to the recurrent layer's input and recurrent matrices at every
+    # update (the paper: 0.075); 0 turns it off. Never applied at evaluation.
+    weight_noise: float = Field(default=0.075, ge=0)
+    # Gradient norm clipping after backward (the paper: 1); null = no clipping.
+    clip_norm: float | None = Field(default=1.0, gt=0)
+    # RMSProp's running-average decay of squared gradients (torch's `alpha`); 0.9 as in Hinton's
+    # lecture and the Theano code of the period, rather than torch's 0.99.
+    rmsprop_decay: float = Field(default=0.9, gt=0, lt=1)
+    # RMSProp's denominator epsilon: keeps steps finite for notes that almost never sound.
+    rmsprop_eps: float = Field(default=1e-6, gt=0)
+
+
+class TrainConfig(Section):
+    # Sequences per minibatch, bucketed by length so padding stays small. The paper's code used 1;
+    # 8 keeps many updates per epoch while amortising the per-step overhead on CPU.
+    batch_size: int = Field(default=8, ge=1)
+    # Hard cap on epochs; early stopping normally ends the run well before.
+    max_epochs: int = Field(default=500, ge=1)
+    # Stop after this many epochs without a new best validation NLL (weight noise makes the
+    # validation curve noisy, so a short patience stops too early); the best weights are kept.
+    patience: int = Field(default=20, ge=1)
+    # Sequences per evaluation batch (no gradients, so large batches are cheap).
+    eval_batch_size: int = Field(default=64, ge=1)
+    # Torch CPU threads; null = all cores. Sweep workers set this to their share of the cores.
+    num_threads: int | None = Field(default=None, ge=1)
+
+
+class Config(Section):
+    # Seeds the initial weights, the batch order of every epoch and the weight noise: a CPU run is
+    # fully determined by its config.
+    seed: int = 0
+    # auto = CUDA when present, else CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    data: DataConfig
+    model: ModelConfig
+    optim: OptimConfig
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "missing required key"
+    more = len(exc.errors()) - 1
+    return f"{field}: {message}" + (f" (and {more} more)" if more else "")
+
+
+def _set_override(raw: dict[str, Any], override: str) -> None:
+    """Apply one `a.b=value` override to the raw dict; value parsed as a YAML scalar."""
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set '{override}': expected KEY=VALUE, e.g. optim.lr=0.001")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set '{override}': value is not a YAML scalar") from None
+    parts = key.strip().split(".")
+    node = raw
+    for index, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: index + 1])
+            raise ConfigError(f"--set '{override}': '{where}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_config(raw: Any, source: str, overrides: Sequence[str] = ()) -> Config:
+    """Validate a raw mapping (from YAML) plus overrides; errors name `source` and the field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    for override in overrides:
+        _set_override(raw, override)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
+    """Read and validate a YAML config file, then apply `a.b=value` overrides."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    return parse_config(raw, str(path), overrides)
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    return config.model_dump(mode="json")
+
+
+def config_to_yaml(config: Config) -> str:
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+# Fields that say where or how fast a run executes but not what it computes: left out of the hash so
+# the same trial on another machine or with another thread count keeps its id.
+UNHASHED = (("data", "data_dir"), ("train", "num_threads"))
+
+
+def config_hash(config: Config) -> str:
+    """Stable short hash: sha256 of the canonical JSON (sorted keys) of the resolved config."""
+    resolved = config_to_dict(config)
+    for section, field in UNHASHED:
+        resolved[section].pop(field, None)
+    canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

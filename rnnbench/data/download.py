@@ -1,0 +1,223 @@
+"""`fetch`: download one built-in dataset with ordered fallback, verify it, decode once, cache it.
+
+Candidates, in order: each mirror (a folder or base URL holding the public file names), then the
+registry's public addresses (unless offline). A candidate fails on an unreachable host, an HTTP
+error, a truncated body, a sha256 mismatch, a decoding error, unexpected split sizes or a content
+digest mismatch; the next one is tried. After the last, one DataError lists every attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlsplit
+
+from rnnbench import __version__
+from rnnbench.data.cache import read_meta, write_cache
+from rnnbench.data.dataset import Dataset
+from rnnbench.data.decoders import DECODERS, Splits
+from rnnbench.data.digest import digest_splits
+from rnnbench.data.registry import SPLITS, DatasetSpec, Source
+from rnnbench.data.store import resolve
+from rnnbench.errors import DataError, UsageError
+
+MIRROR_ENV = "RNNBENCH_MIRROR"
+OFFLINE_ENV = "RNNBENCH_OFFLINE"
+TIMEOUT_S = 30.0
+CHUNK_BYTES = 1 << 16
+MAX_BYTES = 512 << 20  # no dataset source is near this; protects the disk from a runaway response
+
+Mirror = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class FetchEvent:
+    """Progress of one candidate: start (total may be None), progress, failed (message), done."""
+
+    kind: Literal["start", "progress", "failed", "done"]
+    dataset: str
+    location: str
+    done: int = 0
+    total: int | None = None
+    message: str = ""
+
+
+ProgressCallback = Callable[[FetchEvent], None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    location: str  # a URL or a local path
+    source: Source
+
+
+def _is_url(text: str) -> bool:
+    return urlsplit(text).scheme in {"http", "https", "file"}
+
+
+def _mirror_location(mirror: Mirror, file_name: str) -> str:
+    text = os.fspath(mirror)
+    if _is_url(text):
+        return f"{text.rstrip('/')}/{quote(file_name)}"
+    return str(Path(text) / file_name)
+
+
+def _mirrors(mirror: Mirror | Sequence[Mirror] | None) -> list[Mirror]:
+    if mirror is None:
+        env = os.environ.get(MIRROR_ENV)
+        return [env] if env else []
+    if isinstance(mirror, str | os.PathLike):
+        return [mirror]
+    return list(mirror)
+
+
+def candidates(spec: DatasetSpec, mirrors: Sequence[Mirror], offline: bool) -> list[Candidate]:
+    """Mirrors first (each source's file name), then the public addresses; duplicates dropped."""
+    found: list[Candidate] = []
+    for mirror in mirrors:
+        found += [Candidate(_mirror_location(mirror, s.file_name), s) for s in spec.sources]
+    if not offline:
+        found += [Candidate(source.url, source) for source in spec.sources]
+    seen: set[str] = set()
+    return [c for c in found if not (c.location in seen or seen.add(c.location))]  # type: ignore[func-returns-value]
+
+
+def _open(location: str) -> tuple[IO[bytes], int | None]:
+    """An open byte stream and its announced size (None when unknown)."""
+    if not _is_url(location):
+        path = Path(location)
+        return path.open("rb"), path.stat().st_size
+    request = urllib.request.Request(location, headers={"User-Agent": f"rnnbench/{__version__}"})
+    response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    length = response.headers.get("Content-Length")
+    return response, int(length) if length and length.isdigit() else None
+
+
+def download(location: str, target: Path, report: Callable[[int, int | None], None]) -> str:
+    """Copy `location` into `target`; the bytes' sha256. Raises on a short or oversized body."""
+    hasher = hashlib.sha256()
+    done = 0
+    stream, total = _open(location)
+    with stream, target.open("wb") as handle:
+        report(0, total)
+        while chunk := stream.read(CHUNK_BYTES):
+            done += len(chunk)
+            if done > MAX_BYTES:
+                raise DataError(f"larger than {MAX_BYTES >> 20} MiB, refused")
+            hasher.update(chunk)
+            handle.write(chunk)
+            report(done, total)
+    if total is not None and done != total:
+        raise DataError(f"truncated: received {done:,} of {total:,} bytes")
+    return hasher.hexdigest()
+
+
+def decode_and_check(spec: DatasetSpec, path: Path, file_format: str) -> Dataset:
+    """Decode a downloaded file; check split sizes and the content digest against the registry."""
+    splits: Splits = DECODERS[file_format](path)
+    for split in SPLITS:
+        expected = spec.splits[split]
+        sequences, frames = len(splits[split]), sum(len(r) for r in splits[split])
+        if (sequences, frames) != (expected.sequences, expected.frames):
+            raise DataError(
+                f"{path.name}: split '{split}' has {sequences} sequences / {frames} frames, "
+                f"expected {expected.sequences} / {expected.frames}"
+            )
+    digest = digest_splits(splits)
+    if digest != spec.digest:
+        raise DataError(f"{path.name}: content digest {digest[:19]}… differs from the registry")
+    return Dataset(spec.name, splits, digest=digest, steps_per_beat=spec.steps_per_beat)
+
+
+def _attempt(
+    spec: DatasetSpec, candidate: Candidate, work_dir: Path, notify: ProgressCallback
+) -> Dataset:
+    target = work_dir / candidate.source.file_name
+
+    def report(done: int, total: int | None) -> None:
+        kind: Literal["start", "progress"] = "start" if done == 0 else "progress"
+        notify(FetchEvent(kind, spec.name, candidate.location, done, total))
+
+    sha256 = download(candidate.location, target, report)
+    expected = candidate.source.sha256
+    if expected is not None and sha256 != expected:
+        raise DataError(f"sha256 mismatch: got {sha256[:12]}…, expected {expected[:12]}…")
+    return decode_and_check(spec, target, candidate.source.format)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, URLError):
+        return f"unreachable ({exc.reason})"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, DataError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def fetch(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    mirror: Mirror | Sequence[Mirror] | None = None,
+    *,
+    offline: bool | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Download, verify and cache the built-in dataset `name`; the cache file's path.
+
+    `mirror`: a folder or base URL (or several, tried in order); None means $RNNBENCH_MIRROR.
+    `offline`: skip the public addresses (None means $RNNBENCH_OFFLINE is set and not "0").
+    An existing cache whose digest matches the registry is kept unless `force`.
+    """
+    entry = resolve(name, data_dir)
+    if entry.spec is None:
+        raise UsageError(
+            f"dataset '{entry.name}' was imported from MIDI; it has no download sources"
+        )
+    spec = entry.spec
+    if not force and entry.is_cached and _cache_matches(entry.cache, spec):
+        return entry.cache
+    if offline is None:
+        offline = os.environ.get(OFFLINE_ENV, "0") not in {"", "0"}
+    notify = progress or (lambda event: None)
+    todo = candidates(spec, _mirrors(mirror), offline)
+    if not todo:
+        raise DataError(f"no source to fetch '{spec.name}' from: offline and no mirror given")
+    entry.data_dir.mkdir(parents=True, exist_ok=True)
+    tried: list[str] = []
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=entry.data_dir) as work:
+        for candidate in todo:
+            started = time.perf_counter()
+            try:
+                dataset = _attempt(spec, candidate, Path(work), notify)
+            except (DataError, OSError, http.client.HTTPException, ValueError) as exc:
+                tried.append(f"{candidate.location} ({_reason(exc)})")
+                notify(FetchEvent("failed", spec.name, candidate.location, message=_reason(exc)))
+                continue
+            provenance = {
+                "source": candidate.location,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+            write_cache(entry.cache, dataset, provenance)
+            notify(FetchEvent("done", spec.name, candidate.location))
+            return entry.cache
+    raise DataError(f"could not fetch '{spec.name}'; tried: " + "; ".join(tried))
+
+
+def _cache_matches(path: Path, spec: DatasetSpec) -> bool:
+    try:
+        return read_meta(path).get("digest") == spec.digest
+    except (DataError, OSError):
+        return False

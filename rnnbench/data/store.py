@@ -1,0 +1,111 @@
+"""The data directory: where caches live, the local registry of imported datasets, and `load`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnnbench.data.cache import cache_path, read_cache
+from rnnbench.data.dataset import Dataset
+from rnnbench.data.registry import DatasetSpec, builtin_name, builtin_spec, builtin_specs
+from rnnbench.errors import DataError, UnknownNameError, UsageError
+from rnnbench.io import atomic_write_json
+
+DATA_DIR_ENV = "RNNBENCH_DATA_DIR"
+IMPORTED_FILE = "imported.json"  # the local registry of datasets made by `data import-midi`
+IMPORTED_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """`data_dir`, else $RNNBENCH_DATA_DIR, else ./data."""
+    if data_dir is not None:
+        return Path(data_dir)
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else Path("data")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A dataset name resolved: built-in (with its registry spec) or imported (spec is None)."""
+
+    name: str
+    spec: DatasetSpec | None
+    data_dir: Path
+
+    @property
+    def cache(self) -> Path:
+        return cache_path(self.data_dir, self.name)
+
+    @property
+    def is_cached(self) -> bool:
+        return self.cache.is_file()
+
+
+def imported_datasets(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """The local registry: name -> {source, steps_per_beat, digest, ...}."""
+    path = data_dir / IMPORTED_FILE
+    if not path.is_file():
+        return {}
+    try:
+        raw: Any = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: unreadable local dataset registry ({exc})") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("datasets"), dict):
+        raise DataError(f"{path}: invalid local dataset registry (no 'datasets' mapping)")
+    return dict(raw["datasets"])
+
+
+def register_imported(data_dir: Path, name: str, record: dict[str, Any]) -> None:
+    entries = imported_datasets(data_dir)
+    entries[name] = record
+    atomic_write_json(data_dir / IMPORTED_FILE, {"datasets": dict(sorted(entries.items()))})
+
+
+def check_import_name(name: str) -> str:
+    """A valid, non-clashing name for an imported dataset (lower-case letters, digits, . _ -)."""
+    if builtin_name(name):
+        raise UsageError(f"dataset name '{name}' is taken by the built-in '{builtin_name(name)}'")
+    if not IMPORTED_NAME.match(name):
+        raise UsageError(
+            f"invalid dataset name '{name}': use lower-case letters, digits, '.', '_', '-'"
+        )
+    return name
+
+
+def dataset_names(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Every name `load` accepts in this data dir: the built-ins, then imported datasets."""
+    return [*builtin_specs(), *sorted(imported_datasets(resolve_data_dir(data_dir)))]
+
+
+def resolve(name: str, data_dir: str | os.PathLike[str] | None = None) -> Entry:
+    """Resolve a built-in name or alias, or an imported dataset; else UnknownNameError."""
+    directory = resolve_data_dir(data_dir)
+    spec = builtin_spec(name)
+    if spec is not None:
+        return Entry(spec.name, spec, directory)
+    imported = imported_datasets(directory)
+    if name in imported:
+        return Entry(name, None, directory)
+    raise UnknownNameError("dataset", name, [*builtin_specs(), *imported])
+
+
+def load(name: str, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
+    """The dataset `name` from its cache in the data dir (download it first with `fetch`)."""
+    entry = resolve(name, data_dir)
+    if not entry.is_cached:
+        hint = (
+            f"run `rnnbench data download {entry.name}`"
+            if entry.spec
+            else f"import it again with `rnnbench data import-midi ... --name {entry.name}`"
+        )
+        raise DataError(f"dataset '{entry.name}' is not in {entry.data_dir}: {hint}")
+    dataset = read_cache(entry.cache)
+    if entry.spec is not None and dataset.digest != entry.spec.digest:
+        raise DataError(
+            f"{entry.cache}: content differs from the registry digest; download it again"
+        )
+    return dataset

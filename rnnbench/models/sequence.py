@@ -1,0 +1,57 @@
+"""The sequence model: one recurrent layer and a read-out to 88 logits (independent Bernoulli)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnnbench.models.fused import FusedRecurrent
+from rnnbench.models.init import uniform_
+from rnnbench.models.paper import PaperRecurrent
+from rnnbench.models.registry import INITS, check_variant, get_cell
+
+RECURRENT_LAYERS: dict[str, type[PaperRecurrent] | type[FusedRecurrent]] = {
+    "paper": PaperRecurrent,
+    "fused": FusedRecurrent,
+}
+
+
+class SequenceModel(nn.Module):
+    """Frames x (B, T, 88) -> logits (B, T, 88) of frames 2..T+1."""
+
+    def __init__(self, recurrent: nn.Module, hidden_size: int, input_size: int, init: str) -> None:
+        super().__init__()
+        self.recurrent = recurrent
+        self.output = nn.Linear(hidden_size, input_size)
+        if init == "paper":
+            with torch.no_grad():
+                uniform_(self.output.weight)
+                self.output.bias.zero_()
+
+    def forward(self, x: torch.Tensor, weight_noise: float = 0.0) -> torch.Tensor:
+        """Weight noise (std `weight_noise`) perturbs the recurrent matrices in training only."""
+        hidden = self.recurrent(x, weight_noise)  # (B, T, H)
+        logits: torch.Tensor = self.output(hidden)  # (B, T, 88)
+        return logits
+
+
+def build_model(
+    cell: str, variant: str, hidden_size: int, input_size: int = 88, init: str = "paper"
+) -> SequenceModel:
+    """Build a model from registry names; uses torch's global RNG for the initial weights."""
+    spec = get_cell(cell)
+    check_variant(variant)
+    if init not in INITS:
+        raise ValueError(f"unknown init '{init}' (known: {', '.join(INITS)})")
+    recurrent = RECURRENT_LAYERS[variant](spec, input_size, hidden_size, init)
+    return SequenceModel(recurrent, hidden_size, input_size, init)
+
+
+def params_recurrent(model: SequenceModel) -> int:
+    """Parameters of the recurrent layer as it really is (the paper's count)."""
+    return sum(parameter.numel() for parameter in model.recurrent.parameters())
+
+
+def params_total(model: SequenceModel) -> int:
+    """Recurrent layer plus the output layer (H*88 + 88)."""
+    return sum(parameter.numel() for parameter in model.parameters())

@@ -1,0 +1,64 @@
+"""Minibatches of piano-rolls: length buckets, right padding, masks.
+
+A sequence of T frames gives inputs frames 1..T−1 and targets frames 2..T. Batches are right-padded:
+the recurrence is causal, so padding after a sequence's end cannot reach its real outputs, and the
+mask only has to drop the padded positions from the loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Batch:
+    inputs: torch.Tensor  # (B, L, 88) float, frames 1..T−1, zero after each sequence's end
+    targets: torch.Tensor  # (B, L, 88) float, frames 2..T
+    mask: torch.Tensor  # (B, L) bool, True at real predicted frames
+    indices: tuple[int, ...]  # positions of the sequences in their split
+
+    @property
+    def frames(self) -> int:
+        return int(self.mask.sum())
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            self.inputs.to(device), self.targets.to(device), self.mask.to(device), self.indices
+        )
+
+
+def make_batch(sequences: Sequence[np.ndarray], indices: Sequence[int]) -> Batch:
+    """Pad the chosen sequences (each (T, 88), T >= 2) into one batch."""
+    chosen = [sequences[index] for index in indices]
+    steps = max(len(sequence) for sequence in chosen) - 1
+    inputs = torch.zeros(len(chosen), steps, chosen[0].shape[1])  # (B, L, 88)
+    targets = torch.zeros_like(inputs)  # (B, L, 88)
+    mask = torch.zeros(len(chosen), steps, dtype=torch.bool)  # (B, L)
+    for row, sequence in enumerate(chosen):
+        roll = torch.from_numpy(np.asarray(sequence, dtype=np.float32))  # (T, 88)
+        inputs[row, : len(roll) - 1] = roll[:-1]
+        targets[row, : len(roll) - 1] = roll[1:]
+        mask[row, : len(roll) - 1] = True
+    return Batch(inputs, targets, mask, tuple(indices))
+
+
+def length_buckets(sequences: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:
+    """Indices sorted by length (ties by index) and cut into consecutive chunks of batch_size.
+
+    Sequences with fewer than 2 frames predict nothing and are left out.
+    """
+    usable = [index for index, sequence in enumerate(sequences) if len(sequence) >= 2]
+    ordered = sorted(usable, key=lambda index: (len(sequences[index]), index))
+    return [ordered[start : start + batch_size] for start in range(0, len(ordered), batch_size)]
+
+
+def epoch_order(buckets: Sequence[Sequence[int]], seed: int, epoch: int) -> list[list[int]]:
+    """The buckets in the shuffled order of this epoch: a function of (seed, epoch) only, so a
+    resumed run sees the same batches as an uninterrupted one."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    permutation = torch.randperm(len(buckets), generator=generator).tolist()
+    return [list(buckets[position]) for position in permutation]

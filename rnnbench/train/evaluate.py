@@ -1,0 +1,73 @@
+"""Evaluation without weight noise: pooled NLL per frame, frame accuracy, per-sequence NLL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from rnnbench.models import SequenceModel
+from rnnbench.train.batching import Batch, length_buckets, make_batch
+
+
+def masked_nll(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Per-sequence NLL sums (B,): the 88 Bernoulli terms summed over the real frames."""
+    terms = functional.binary_cross_entropy_with_logits(
+        logits, batch.targets, reduction="none"
+    )  # (B, L, 88)
+    per_frame = terms.sum(dim=2) * batch.mask  # (B, L)
+    return per_frame.sum(dim=1)  # (B,)
+
+
+def training_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Masked NLL summed over notes, averaged over the batch's real predicted frames."""
+    return masked_nll(logits, batch).sum() / batch.frames
+
+
+@dataclass
+class SplitResult:
+    nll: float  # nats per predicted frame, pooled over the split
+    frame_accuracy: float  # TP / (TP + FP + FN) at threshold 0.5
+    frames: int
+    per_sequence: list[tuple[int, int, float]] = field(default_factory=list)  # (index, frames, nll)
+
+
+@torch.inference_mode()
+def evaluate(
+    model: SequenceModel,
+    sequences: Sequence[np.ndarray],
+    device: torch.device,
+    batch_size: int,
+) -> SplitResult:
+    """Evaluate one split in large length-bucketed batches, in eval mode (no noise)."""
+    was_training = model.training
+    model.eval()
+    total_nll, total_frames = 0.0, 0
+    true_positive = false_positive = false_negative = 0
+    per_sequence: dict[int, tuple[int, float]] = {}
+    for indices in length_buckets(sequences, batch_size):
+        batch = make_batch(sequences, indices).to(device)
+        logits = model(batch.inputs)  # (B, L, 88)
+        nll = masked_nll(logits.float(), batch).double().cpu()  # (B,)
+        frames = batch.mask.sum(dim=1).cpu()  # (B,)
+        predicted = (logits > 0) & batch.mask.unsqueeze(2)  # (B, L, 88)
+        actual = batch.targets.bool() & batch.mask.unsqueeze(2)  # (B, L, 88)
+        true_positive += int((predicted & actual).sum())
+        false_positive += int((predicted & ~actual).sum())
+        false_negative += int((~predicted & actual).sum())
+        for row, index in enumerate(indices):
+            per_sequence[index] = (int(frames[row]), float(nll[row]))
+        total_nll += float(nll.sum())
+        total_frames += int(frames.sum())
+    model.train(was_training)
+    rows = [(index, *per_sequence.get(index, (0, 0.0))) for index in range(len(sequences))]
+    hits = true_positive + false_positive + false_negative
+    return SplitResult(
+        nll=total_nll / total_frames if total_frames else float("nan"),
+        frame_accuracy=true_positive / hits if hits else 0.0,
+        frames=total_frames,
+        per_sequence=rows,
+    )

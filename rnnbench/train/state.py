@@ -1,0 +1,87 @@
+"""What a run carries between epochs: model, optimizer, early stopping, and its checkpoint form."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from rnnbench.config import Config, config_hash
+from rnnbench.models import SequenceModel, build_model
+
+
+@dataclass
+class Progression:
+    epoch: int = 0  # epochs completed
+    best_epoch: int = 0
+    best_nll_valid: float = math.inf
+    bad_epochs: int = 0  # epochs since the last new best
+    wall_time_s: float = 0.0  # training wall time, evaluation included, over all sessions
+    train_time_s: float = 0.0  # forward + backward + step only
+    train_frames: int = 0  # predicted frames processed by training steps
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class RunState:
+    model: SequenceModel
+    optimizer: torch.optim.Optimizer
+    best_model: dict[str, torch.Tensor]
+    progression: Progression
+
+
+def build_optimizer(model: SequenceModel, config: Config) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(
+        model.parameters(),
+        lr=config.optim.lr,
+        alpha=config.optim.rmsprop_decay,
+        eps=config.optim.rmsprop_eps,
+    )
+
+
+def fresh_state(config: Config, device: torch.device) -> RunState:
+    """Seed torch, build the model (initial weights from the seed) and its optimizer."""
+    torch.manual_seed(config.seed)
+    model = build_model(
+        config.model.cell, config.model.variant, config.model.hidden_size, init=config.model.init
+    ).to(device)
+    best_model = copy.deepcopy(model.state_dict())
+    return RunState(model, build_optimizer(model, config), best_model, Progression())
+
+
+def rng_state() -> dict[str, Any]:
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda}
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def to_checkpoint(state: RunState, config: Config, finished: bool) -> dict[str, Any]:
+    return {
+        "config_hash": config_hash(config),
+        "finished": finished,
+        "model": state.model.state_dict(),
+        "best_model": state.best_model,
+        "optimizer": state.optimizer.state_dict(),
+        "progression": asdict(state.progression),
+        "rng": rng_state(),
+    }
+
+
+def from_checkpoint(checkpoint: dict[str, Any], config: Config, device: torch.device) -> RunState:
+    state = fresh_state(config, device)
+    state.model.load_state_dict(checkpoint["model"])
+    state.optimizer.load_state_dict(checkpoint["optimizer"])
+    state.best_model = {
+        name: tensor.to(device) for name, tensor in checkpoint["best_model"].items()
+    }
+    state.progression = Progression(**checkpoint["progression"])
+    restore_rng(checkpoint["rng"])
+    return state

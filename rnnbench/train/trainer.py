@@ -1,0 +1,272 @@
+"""The training loop: the paper's protocol (RMSProp, weight noise, clipping, early stopping)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from rnnbench import __version__
+from rnnbench.config import Config, config_hash
+from rnnbench.errors import TrainingError
+from rnnbench.models import params_recurrent, params_total
+from rnnbench.records import CHECKPOINT_FILE, METRICS_FILE, RunMetrics, Status, read_metrics
+from rnnbench.train import record
+from rnnbench.train.batching import epoch_order, length_buckets, make_batch
+from rnnbench.train.evaluate import SplitResult, evaluate, training_loss
+from rnnbench.train.progress import Progress, ProgressCallback
+from rnnbench.train.setup import SPLITS, Splits, configure_torch, limit_splits, load_splits
+from rnnbench.train.state import RunState, fresh_state, from_checkpoint, to_checkpoint
+
+
+@dataclass
+class EpochResult:
+    frames: int
+    seconds: float
+    grad_norm: float  # mean gradient norm before clipping
+    finite: bool  # False: a loss or gradient was NaN/inf (the run diverged)
+
+
+@dataclass
+class Session:
+    """Everything one training session works with."""
+
+    config: Config
+    run_dir: Path
+    device: torch.device
+    data: Splits
+    state: RunState
+    report: ProgressCallback
+
+
+def train(
+    config: Config,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    progress: ProgressCallback | None = None,
+    splits: Splits | None = None,
+) -> RunMetrics:
+    """Train one model and write its run record into `run_dir`; returns the final metrics.
+
+    `resume=True` continues from run_dir's checkpoint and ends at the same result as an
+    uninterrupted run. Ctrl-C saves and returns status `interrupted`; NaN/inf returns `diverged`.
+    `splits` replaces the dataset named in the config (in-memory piano-rolls, e.g. for tests).
+    """
+    run_dir = Path(run_dir)
+    device = configure_torch(config)
+    data = limit_splits(splits, config) if splits is not None else load_splits(config)
+    if resume and _finished(run_dir):
+        return read_metrics(run_dir)
+    state = _open_run(config, run_dir, device, resume)
+    session = Session(config, run_dir, device, data, state, progress or _ignore)
+    session.report(_event("start", session))
+    status = _train_epochs(session)
+    return _finish(session, status)
+
+
+def _ignore(event: Progress) -> None:
+    """The default progress callback."""
+
+
+def _finished(run_dir: Path) -> bool:
+    return (run_dir / METRICS_FILE).is_file() and read_metrics(run_dir).status in ("ok", "diverged")
+
+
+def _open_run(config: Config, run_dir: Path, device: torch.device, resume: bool) -> RunState:
+    if resume and (run_dir / CHECKPOINT_FILE).is_file():
+        checkpoint = record.load_checkpoint(run_dir)
+        if checkpoint["config_hash"] != config_hash(config):
+            raise TrainingError(f"{run_dir}: the config differs from the one this run started with")
+        return from_checkpoint(checkpoint, config, device)
+    if not resume and (run_dir / METRICS_FILE).exists():
+        raise TrainingError(f"{run_dir}: already holds a run (use --resume, or another run dir)")
+    state = fresh_state(config, device)
+    record.write_config(run_dir, config)
+    record.write_metrics(run_dir, _metrics(config, run_dir, state, "running", device, {}))
+    return state
+
+
+def _train_epochs(session: Session) -> Status:
+    config, progression = session.config, session.state.progression
+    buckets = length_buckets(session.data["train"], config.train.batch_size)
+    if not buckets:
+        raise TrainingError(f"dataset '{config.data.name}': no training sequence of 2+ frames")
+    eval_batch = config.train.eval_batch_size
+    try:
+        while progression.epoch < config.train.max_epochs:
+            if progression.bad_epochs >= config.train.patience:
+                break
+            started = time.perf_counter()
+            result = _train_one_epoch(session, buckets, progression.epoch + 1)
+            if not result.finite:
+                return "diverged"
+            on_train = evaluate(
+                session.state.model, session.data["train"], session.device, eval_batch
+            )
+            on_valid = evaluate(
+                session.state.model, session.data["valid"], session.device, eval_batch
+            )
+            if not math.isfinite(on_valid.nll):
+                return "diverged"
+            _end_epoch(session, result, on_train, on_valid, time.perf_counter() - started)
+            record.save_checkpoint(session.run_dir, to_checkpoint(session.state, config, False))
+            record.write_history(session.run_dir, progression.history)
+            session.report(_event("epoch", session))
+    except KeyboardInterrupt:
+        return "interrupted"
+    return "ok"
+
+
+def _train_one_epoch(session: Session, buckets: list[list[int]], epoch: int) -> EpochResult:
+    """One pass over the training set in this epoch's batch order, fresh weight noise per update."""
+    config, model, optimizer = session.config, session.state.model, session.state.optimizer
+    sequences = session.data["train"]
+    model.train()
+    frames, grad_norms = 0, []
+    started = time.perf_counter()
+    for indices in epoch_order(buckets, config.seed, epoch):
+        batch = make_batch(sequences, indices).to(session.device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(batch.inputs, weight_noise=config.optim.weight_noise)  # (B, L, 88)
+        loss = training_loss(logits, batch)
+        if not torch.isfinite(loss):
+            return EpochResult(frames, time.perf_counter() - started, math.nan, finite=False)
+        loss.backward()  # type: ignore[no-untyped-call]
+        grad_norm = _clip(model, config.optim.clip_norm)
+        if not math.isfinite(grad_norm):
+            return EpochResult(frames, time.perf_counter() - started, math.nan, finite=False)
+        optimizer.step()
+        frames += batch.frames
+        grad_norms.append(grad_norm)
+    return EpochResult(frames, time.perf_counter() - started, float(np.mean(grad_norms)), True)
+
+
+def _clip(model: torch.nn.Module, clip_norm: float | None) -> float:
+    """Clip the global gradient norm to clip_norm (if set); returns the norm before clipping."""
+    max_norm = clip_norm if clip_norm is not None else math.inf
+    return float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+
+
+def _end_epoch(
+    session: Session,
+    result: EpochResult,
+    on_train: SplitResult,
+    on_valid: SplitResult,
+    seconds: float,
+) -> None:
+    """Book-keeping after an epoch: history row, timing, early-stopping state, best weights."""
+    state = session.state
+    progression = state.progression
+    progression.epoch += 1
+    progression.wall_time_s += seconds
+    progression.train_time_s += result.seconds
+    progression.train_frames += result.frames
+    progression.history.append(
+        {
+            "epoch": progression.epoch,
+            "wall_time_s": round(progression.wall_time_s, 3),
+            "nll_train": on_train.nll,
+            "nll_valid": on_valid.nll,
+            "lr": session.config.optim.lr,
+            "grad_norm": result.grad_norm,
+        }
+    )
+    if on_valid.nll < progression.best_nll_valid:
+        progression.best_nll_valid = on_valid.nll
+        progression.best_epoch = progression.epoch
+        progression.bad_epochs = 0
+        state.best_model = {
+            name: tensor.detach().clone() for name, tensor in state.model.state_dict().items()
+        }
+    else:
+        progression.bad_epochs += 1
+
+
+def _finish(session: Session, status: Status) -> RunMetrics:
+    """Write the final record. ok: evaluate the best weights on all splits; otherwise keep the
+    last checkpoint (interrupted: to resume; diverged: for inspection)."""
+    config, state, run_dir = session.config, session.state, session.run_dir
+    results: dict[str, SplitResult] = {}
+    if status == "ok":
+        session.report(_event("final", session))
+        state.model.load_state_dict(state.best_model)
+        for split in SPLITS:
+            results[split] = evaluate(
+                state.model, session.data[split], session.device, config.train.eval_batch_size
+            )
+        rows = [(split, *row) for split in SPLITS for row in results[split].per_sequence]
+        record.write_per_sequence(run_dir, rows)
+        record.save_checkpoint(run_dir, to_checkpoint(state, config, finished=True))
+    metrics = _metrics(config, run_dir, state, status, session.device, results)
+    record.write_metrics(run_dir, metrics)
+    return metrics
+
+
+def _metrics(  # noqa: PLR0917
+    config: Config,
+    run_dir: Path,
+    state: RunState,
+    status: Status,
+    device: torch.device,
+    results: dict[str, SplitResult],
+) -> RunMetrics:
+    progression = state.progression
+    best = progression.best_nll_valid
+
+    def split_value(split: str, key: str, fallback: float | None = None) -> float | None:
+        return getattr(results[split], key) if split in results else fallback
+
+    extra: dict[str, Any] = {  # beyond the schema: RunMetrics allows extra fields
+        "frame_acc_valid": split_value("valid", "frame_accuracy"),
+        "frame_acc_train": split_value("train", "frame_accuracy"),
+        "num_threads": torch.get_num_threads(),
+    }
+    return RunMetrics(
+        run_id=run_dir.name,
+        status=status,
+        dataset=config.data.name,
+        cell=config.model.cell,
+        variant=config.model.variant,
+        hidden_size=config.model.hidden_size,
+        params_recurrent=params_recurrent(state.model),
+        params_total=params_total(state.model),
+        lr=config.optim.lr,
+        seed=config.seed,
+        batch_size=config.train.batch_size,
+        weight_noise=config.optim.weight_noise,
+        epochs=progression.epoch,
+        best_epoch=progression.best_epoch,
+        nll_train=split_value("train", "nll"),
+        nll_valid=split_value("valid", "nll", best if math.isfinite(best) else None),
+        nll_test=split_value("test", "nll"),
+        frame_acc_test=split_value("test", "frame_accuracy"),
+        wall_time_s=round(progression.wall_time_s, 3),
+        frames_per_s=progression.train_frames / max(progression.train_time_s, 1e-9),
+        device=str(device),
+        torch_version=torch.__version__,
+        rnnbench_version=__version__,
+        config_hash=config_hash(config),
+        **extra,
+    )
+
+
+def _event(stage: Literal["start", "epoch", "final"], session: Session) -> Progress:
+    progression = session.state.progression
+    last = progression.history[-1] if progression.history else {}
+    best = progression.best_nll_valid
+    return Progress(
+        stage=stage,
+        epoch=progression.epoch,
+        max_epochs=session.config.train.max_epochs,
+        elapsed_s=progression.wall_time_s,
+        nll_train=last.get("nll_train"),
+        nll_valid=last.get("nll_valid"),
+        best_epoch=progression.best_epoch,
+        best_nll_valid=best if math.isfinite(best) else None,
+    )
