@@ -1,0 +1,181 @@
+"""Aggregate runs into one row per (dataset, cell, variant), the way the paper built Table 2.
+
+Within a group, runs whose settings differ (learning rate, and hidden size / batch size / weight
+noise if those vary) form a search: the setting with the best mean validation NLL is chosen. Runs
+of the chosen setting that differ only in seed are summarized by mean, std, n and a 95% t-interval.
+Runs that diverged or stopped early are counted in every row (n_diverged, n_interrupted), never
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rnnbench.report.load import RUN_DIR_COLUMN
+from rnnbench.report.paper import paper_table
+from rnnbench.report.stats import summarize_seeds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+GROUP_COLUMNS = ("dataset", "cell", "variant")
+SETTING_COLUMNS = ("hidden_size", "batch_size", "weight_noise", "lr")
+CELL_ORDER = ("tanh", "gru", "lstm")
+INCOMPLETE_STATUSES = ("interrupted", "running")
+
+GroupKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The runs behind one aggregated row."""
+
+    key: GroupKey
+    chosen_runs: tuple[str, ...]  # run dirs of the chosen setting, one per seed (usable runs only)
+    best_run: str | None  # the chosen-setting run with the lowest validation NLL (plotted curves)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    rows: pd.DataFrame  # one row per group; columns documented in ROW_COLUMNS
+    selections: dict[GroupKey, Selection]
+
+
+ROW_COLUMNS = (
+    *GROUP_COLUMNS,
+    "hidden_size", "params_recurrent", "params_total", "lr", "batch_size", "weight_noise",
+    "nll_train", "nll_valid", "nll_test",
+    "nll_train_std", "nll_valid_std", "nll_test_std", "nll_test_ci_low", "nll_test_ci_high",
+    "frame_acc_test", "wall_time_s", "epochs", "best_epoch", "frames_per_s",
+    "n_runs", "n_settings", "n_total", "n_diverged", "n_interrupted",
+    "device", "torch_version", "best_run",
+)  # fmt: skip
+
+
+def cell_rank(cell: str) -> tuple[int, str]:
+    """Sort key: the paper's cells first in its order, then any other cell by name."""
+    return (CELL_ORDER.index(cell), "") if cell in CELL_ORDER else (len(CELL_ORDER), cell)
+
+
+def usable_mask(runs: pd.DataFrame) -> pd.Series:
+    """Runs that finished and have finite validation and test NLL."""
+    finite = runs["nll_valid"].apply(_finite) & runs["nll_test"].apply(_finite)
+    return (runs["status"] == "ok") & finite
+
+
+def aggregate(runs: pd.DataFrame) -> Aggregate:
+    """One row per (dataset, cell, variant), sorted by dataset, then cell in the paper's order."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    selections: dict[GroupKey, Selection] = {}
+    runs = runs.assign(_usable=usable_mask(runs))
+    for key, group in runs.groupby(list(GROUP_COLUMNS), sort=False):
+        group_key: GroupKey = (str(key[0]), str(key[1]), str(key[2]))
+        row, selection = _aggregate_group(group_key, group)
+        rows.append(row)
+        selections[group_key] = selection
+    table = pd.DataFrame.from_records(rows, columns=list(ROW_COLUMNS))
+    order = sorted(range(len(table)), key=lambda i: _row_rank(table.iloc[i]))
+    return Aggregate(rows=table.iloc[order].reset_index(drop=True), selections=selections)
+
+
+def _row_rank(row: pd.Series) -> tuple[str, tuple[int, str], str]:
+    return (str(row["dataset"]), cell_rank(str(row["cell"])), str(row["variant"]))
+
+
+def _aggregate_group(key: GroupKey, group: pd.DataFrame) -> tuple[dict[str, Any], Selection]:
+    usable = group[group["_usable"]]
+    incomplete = group["status"].isin(INCOMPLETE_STATUSES)
+    counts = {
+        "n_settings": int(group.groupby(list(SETTING_COLUMNS)).ngroups),
+        "n_total": len(group),
+        "n_diverged": int(
+            (~group["_usable"] & ~incomplete).sum()
+        ),  # diverged, or ok with no finite NLL
+        "n_interrupted": int(incomplete.sum()),
+    }
+    if usable.empty:
+        return _empty_row(key, group, counts), Selection(key, (), None)
+    chosen = _choose_setting(usable)
+    best = chosen.loc[chosen["nll_valid"].idxmin()]
+    row = {**dict(zip(GROUP_COLUMNS, key, strict=True)), **counts}
+    row.update(_setting_fields(best))
+    row.update(_seed_fields(chosen))
+    row["best_run"] = str(best[RUN_DIR_COLUMN])
+    selection = Selection(key, tuple(str(d) for d in chosen[RUN_DIR_COLUMN]), row["best_run"])
+    return row, selection
+
+
+def _choose_setting(usable: pd.DataFrame) -> pd.DataFrame:
+    """The usable runs of the setting with the lowest mean validation NLL (ties: the first)."""
+    scores = usable.groupby(list(SETTING_COLUMNS))["nll_valid"].mean()
+    best_setting = scores.idxmin()
+    matches = (usable[list(SETTING_COLUMNS)] == list(best_setting)).all(axis=1)
+    return usable[matches].sort_values("seed")
+
+
+def _setting_fields(run: pd.Series) -> dict[str, Any]:
+    names = ("hidden_size", "params_recurrent", "params_total", "lr", "batch_size", "weight_noise")
+    fields: dict[str, Any] = {name: run[name] for name in names}
+    fields["torch_version"] = run["torch_version"]
+    return fields
+
+
+def _seed_fields(chosen: pd.DataFrame) -> dict[str, Any]:
+    test = summarize_seeds(chosen["nll_test"])
+    train = summarize_seeds(chosen["nll_train"])
+    valid = summarize_seeds(chosen["nll_valid"])
+    return {
+        "nll_train": train.mean, "nll_valid": valid.mean, "nll_test": test.mean,
+        "nll_train_std": train.std, "nll_valid_std": valid.std, "nll_test_std": test.std,
+        "nll_test_ci_low": test.ci_low, "nll_test_ci_high": test.ci_high,
+        "frame_acc_test": _mean(chosen["frame_acc_test"]),
+        "wall_time_s": _mean(chosen["wall_time_s"]),
+        "epochs": round(_mean(chosen["epochs"])),
+        "best_epoch": round(_mean(chosen["best_epoch"])),
+        "frames_per_s": _mean(chosen["frames_per_s"]),
+        "n_runs": test.n,
+        "device": ",".join(sorted(set(map(str, chosen["device"])))),
+    }  # fmt: skip
+
+
+def _empty_row(key: GroupKey, group: pd.DataFrame, counts: dict[str, int]) -> dict[str, Any]:
+    """A group without one usable run still gets a row: NLLs are NaN, the counts say why."""
+    row: dict[str, Any] = {name: math.nan for name in ROW_COLUMNS}
+    row.update(zip(GROUP_COLUMNS, key, strict=True))
+    first = group.iloc[0]
+    for name in ("hidden_size", "params_recurrent", "params_total", "torch_version"):
+        row[name] = first[name]
+    row.update(
+        counts, n_runs=0, best_run=None, device=",".join(sorted(set(map(str, group["device"]))))
+    )
+    return row
+
+
+def add_paper_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """paper_nll_train / paper_nll_test from the shipped Table 2, and the deltas (ours − paper);
+    NaN where the paper has no entry."""
+    table = paper_table()
+    found = [
+        table.lookup(str(d), str(c)) for d, c in zip(rows["dataset"], rows["cell"], strict=True)
+    ]
+    result = rows.copy()
+    result["paper_nll_train"] = [entry[0] if entry else math.nan for entry in found]
+    result["paper_nll_test"] = [entry[1] if entry else math.nan for entry in found]
+    result["delta_nll_train"] = result["nll_train"] - result["paper_nll_train"]
+    result["delta_nll_test"] = result["nll_test"] - result["paper_nll_test"]
+    return result
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _mean(values: pd.Series) -> float:
+    import pandas as pd
+
+    numeric = pd.to_numeric(values, errors="coerce")
+    return float(numeric.mean()) if numeric.notna().any() else math.nan

@@ -1,0 +1,176 @@
+"""Render aggregated rows: csv and json carry every column; markdown, latex and the CLI's Rich table
+show the columns a reader compares (one shared layout, `display_table`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = ("table", "markdown", "csv", "json", "latex")
+MISSING = "–"
+
+Formatter = Callable[[Any], str]
+
+
+def _number(pattern: str) -> Formatter:
+    def render(value: Any) -> str:
+        return MISSING if _missing(value) else pattern.format(value)
+
+    return render
+
+
+def _text(value: Any) -> str:
+    return MISSING if _missing(value) else str(value)
+
+
+# (column, header, formatter): the layout of the human-readable formats, in order.
+DISPLAY_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
+    ("dataset", "dataset", _text),
+    ("cell", "cell", _text),
+    ("variant", "variant", _text),
+    ("hidden_size", "hidden", _number("{:.0f}")),
+    ("params_recurrent", "params (rec.)", _number("{:,.0f}")),
+    ("lr", "lr", _number("{:.2e}")),
+    ("nll_train", "train NLL", _number("{:.3f}")),
+    ("nll_valid", "valid NLL", _number("{:.3f}")),
+    ("nll_test", "test NLL", _number("{:.3f}")),
+    ("nll_test_ci95", "test ±95%", _number("±{:.3f}")),
+    ("paper_nll_train", "paper train", _number("{:.2f}")),
+    ("paper_nll_test", "paper test", _number("{:.2f}")),
+    ("delta_nll_test", "Δ test", _number("{:+.3f}")),
+    ("epochs", "epochs", _number("{:.0f}")),
+    ("wall_time_s", "wall (s)", _number("{:,.1f}")),
+    ("frames_per_s", "frames/s", _number("{:,.0f}")),
+    ("runs", "runs used/all", _text),
+    ("n_diverged", "diverged", _number("{:.0f}")),
+)
+OPTIONAL_COLUMNS = ("nll_test_ci95", "paper_nll_train", "paper_nll_test", "delta_nll_test")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def display_table(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted cells; optional columns appear only when some row has a value."""
+    table = rows.assign(
+        nll_test_ci95=(rows["nll_test_ci_high"] - rows["nll_test_ci_low"]) / 2,
+        runs=[
+            f"{int(n)}/{int(total)}"
+            for n, total in zip(rows["n_runs"], rows["n_total"], strict=True)
+        ],
+    )
+    layout = [
+        (column, header, render)
+        for column, header, render in DISPLAY_COLUMNS
+        if column in table.columns
+        and not (column in OPTIONAL_COLUMNS and table[column].isna().all())
+    ]
+    headers = [header for _, header, _ in layout]
+    cells = [[render(row[column]) for column, _, render in layout] for _, row in table.iterrows()]
+    return headers, cells
+
+
+def to_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Plain Python rows: NaN becomes None, numpy scalars become Python numbers."""
+    records = json.loads(rows.to_json(orient="records", double_precision=15))
+    return [dict(record) for record in records]
+
+
+def to_json(rows: pd.DataFrame) -> str:
+    return json.dumps(to_records(rows), indent=2) + "\n"
+
+
+def to_csv(rows: pd.DataFrame) -> str:
+    return str(rows.to_csv(index=False))
+
+
+def to_markdown(rows: pd.DataFrame) -> str:
+    return markdown_table(*display_table(rows))
+
+
+def markdown_table(headers: list[str], cells: list[list[str]]) -> str:
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(_alignment(h) for h in headers) + "|",
+    ]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+TEXT_HEADERS = ("dataset", "cell", "variant", "A − B")
+
+
+def _alignment(header: str) -> str:
+    return "---" if header in TEXT_HEADERS else "---:"
+
+
+def to_latex(rows: pd.DataFrame) -> str:
+    return latex_table(*display_table(rows))
+
+
+def latex_table(headers: list[str], cells: list[list[str]]) -> str:
+    """A booktabs tabular (needs \\usepackage{booktabs})."""
+    spec = "".join("l" if h in TEXT_HEADERS else "r" for h in headers)
+    lines = [
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        " & ".join(map(_latex_escape, headers)) + r" \\",
+    ]
+    lines.append("\\midrule")
+    lines += [" & ".join(map(_latex_escape, row)) + r" \\" for row in cells]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+LATEX_SPECIAL = {
+    "&": r"\&",
+    "%": r"\%",
+    "_": r"\_",
+    "#": r"\#",
+    "$": r"\$",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(char, char) for char in text).replace("–", "--")
+
+
+RENDERERS: dict[str, Callable[[pd.DataFrame], str]] = {
+    "markdown": to_markdown,
+    "csv": to_csv,
+    "json": to_json,
+    "latex": to_latex,
+}
+
+
+PAIR_HEADERS = ["dataset", "variant", "A − B", "difference", "95% interval", "p", "sequences"]
+
+
+def pairs_display(pairs: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of the paired-bootstrap table (difference: pooled test NLL, A minus B)."""
+    cells = [
+        [
+            str(pair["dataset"]),
+            str(pair["variant"]),
+            f"{pair['cell_a']} − {pair['cell_b']}",
+            f"{pair['difference']:+.3f}",
+            f"[{pair['ci_low']:+.3f}, {pair['ci_high']:+.3f}]",
+            "<0.001" if pair["p_value"] < 0.001 else f"{pair['p_value']:.3f}",
+            str(pair["n_sequences"]),
+        ]
+        for _, pair in pairs.iterrows()
+    ]
+    return list(PAIR_HEADERS), cells
+
+
+def to_json_with_pairs(rows: pd.DataFrame, pairs: pd.DataFrame) -> str:
+    """`--stats --format json`: one object {"rows": [...], "pairs": [...]}."""
+    return json.dumps({"rows": to_records(rows), "pairs": to_records(pairs)}, indent=2) + "\n"

@@ -1,0 +1,196 @@
+"""The CI regression gate: save aggregated rows with a machine fingerprint; check new rows.
+
+Test NLL may be worse than the baseline's by at most `nll_tolerance` nats per frame (absolute).
+Throughput (training frames/s) may be lower by at most `speed_tolerance` (a fraction of the
+baseline's); it is compared only when both sides ran on the same machine (equal fingerprints).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnnbench import __version__
+from rnnbench.errors import UsageError
+from rnnbench.io import atomic_write_json
+from rnnbench.report.formats import to_records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BASELINE_SCHEMA = "rnnbench-baseline/1"
+FINGERPRINT_KEYS = ("cpu_model", "cpu_cores", "torch_threads", "torch_version", "device")
+NLL_TOLERANCE = 0.05
+SPEED_TOLERANCE = 0.25
+
+Key = tuple[str, str, str]
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux /proc/cpuinfo, else platform.processor())."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_fingerprint(rows: pd.DataFrame) -> dict[str, Any]:
+    """What throughput depends on: CPU, cores, torch threads and version, and the runs' device."""
+    import torch
+
+    devices = sorted({str(d) for d in rows["device"] if isinstance(d, str) and d})
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "device": ",".join(devices),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -> None:
+    """Write the baseline atomically: schema, time, fingerprint and every aggregated row."""
+    atomic_write_json(
+        path,
+        {
+            "schema": BASELINE_SCHEMA,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rnnbench_version": __version__,
+            "fingerprint": fingerprint,
+            "rows": to_records(rows),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Baseline:
+    fingerprint: dict[str, Any]
+    rows: dict[Key, dict[str, Any]]
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read and check a baseline file; any problem is a UsageError naming the file."""
+    try:
+        data: Any = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: unreadable baseline ({exc})") from exc
+    if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA:
+        raise UsageError(f"{path}: not an rnnbench baseline (expected schema '{BASELINE_SCHEMA}')")
+    if not isinstance(data.get("fingerprint"), dict) or not isinstance(data.get("rows"), list):
+        raise UsageError(f"{path}: invalid baseline (needs 'fingerprint' object and 'rows' list)")
+    rows: dict[Key, dict[str, Any]] = {}
+    for number, row in enumerate(data["rows"]):
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in _KEY_FIELDS):
+            raise UsageError(
+                f"{path}: invalid baseline row {number} (needs dataset, cell, variant)"
+            )
+        rows[_key(row)] = row
+    return Baseline(fingerprint=data["fingerprint"], rows=rows)
+
+
+_KEY_FIELDS = ("dataset", "cell", "variant")
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return (str(row["dataset"]), str(row["cell"]), str(row["variant"]))
+
+
+def key_name(key: Key) -> str:
+    return "/".join(key)
+
+
+@dataclass
+class GateResult:
+    regressions: list[str] = field(default_factory=list)  # one line per regressed cell and metric
+    missing_current: list[Key] = field(default_factory=list)  # in the baseline, not in these runs
+    missing_baseline: list[Key] = field(default_factory=list)  # new cells the baseline lacks
+    passed: list[str] = field(default_factory=list)  # one line per cell that holds
+    speed_compared: bool = False
+    speed_note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.regressions and not self.missing_current
+
+
+def fingerprint_difference(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The fingerprint fields that differ, as 'name: baseline -> current'."""
+    return [
+        f"{name}: {baseline.get(name)!r} -> {current.get(name)!r}"
+        for name in FINGERPRINT_KEYS
+        if baseline.get(name) != current.get(name)
+    ]
+
+
+def check_against(
+    baseline: Baseline,
+    rows: pd.DataFrame,
+    fingerprint: dict[str, Any],
+    nll_tolerance: float = NLL_TOLERANCE,
+    speed_tolerance: float = SPEED_TOLERANCE,
+) -> GateResult:
+    """Compare aggregated rows with the baseline, cell by cell."""
+    if nll_tolerance < 0 or not 0 <= speed_tolerance < 1:
+        raise UsageError("--nll-tolerance must be >= 0 and --speed-tolerance in [0, 1)")
+    differences = fingerprint_difference(baseline.fingerprint, fingerprint)
+    result = GateResult(speed_compared=not differences)
+    result.speed_note = (
+        "same machine fingerprint: throughput compared"
+        if not differences
+        else "machine fingerprint differs, throughput not compared (" + "; ".join(differences) + ")"
+    )
+    current = {_key(row): row for row in to_records(rows)}
+    result.missing_current = sorted(set(baseline.rows) - set(current))
+    result.missing_baseline = sorted(set(current) - set(baseline.rows))
+    for key in sorted(set(current) & set(baseline.rows)):
+        _check_cell(
+            key, (baseline.rows[key], current[key]), (nll_tolerance, speed_tolerance), result
+        )
+    return result
+
+
+def _check_cell(
+    key: Key,
+    sides: tuple[dict[str, Any], dict[str, Any]],
+    tolerances: tuple[float, float],
+    result: GateResult,
+) -> None:
+    """Append this cell's regressions (or its passing line) to the result."""
+    (before, now), (nll_tolerance, speed_tolerance) = sides, tolerances
+    name = key_name(key)
+    failures = []
+    nll_before, nll_now = _number(before.get("nll_test")), _number(now.get("nll_test"))
+    if math.isnan(nll_now) and not math.isnan(nll_before):
+        failures.append(f"{name}: no finite test NLL (baseline {nll_before:.4f}); diverged?")
+    elif nll_now > nll_before + nll_tolerance:
+        failures.append(
+            f"{name}: test NLL {nll_now:.4f} > baseline {nll_before:.4f} + {nll_tolerance:g}"
+            f" (worse by {nll_now - nll_before:+.4f} nats/frame)"
+        )
+    speed_before, speed_now = _number(before.get("frames_per_s")), _number(now.get("frames_per_s"))
+    if result.speed_compared and speed_now < speed_before * (1 - speed_tolerance):
+        failures.append(
+            f"{name}: throughput {speed_now:,.0f} frames/s < baseline {speed_before:,.0f}"
+            f" − {speed_tolerance:.0%} ({speed_now / speed_before - 1:+.1%})"
+        )
+    result.regressions.extend(failures)
+    if not failures:
+        result.passed.append(
+            f"{name}: test NLL {nll_now:.4f} (baseline {nll_before:.4f}),"
+            f" {speed_now:,.0f} frames/s (baseline {speed_before:,.0f})"
+        )
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else math.nan

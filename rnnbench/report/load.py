@@ -1,0 +1,95 @@
+"""Find run directories and load their records (metrics.json, history.csv, per_sequence.csv)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rnnbench.errors import UsageError
+from rnnbench.records import (
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    METRICS_FILE,
+    PER_SEQUENCE_COLUMNS,
+    PER_SEQUENCE_FILE,
+    RecordError,
+    RunMetrics,
+    read_metrics,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RUN_DIR_COLUMN = "run_dir"
+METRIC_COLUMNS = tuple(RunMetrics.model_fields)
+
+
+def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
+    """Run directories named directly or found recursively by their metrics.json; sorted, unique."""
+    found: set[Path] = set()
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        if path.is_file():
+            if path.name != METRICS_FILE:
+                raise UsageError(
+                    f"{path}: expected a run directory, a folder of runs or a {METRICS_FILE}"
+                )
+            found.add(path.parent.resolve())
+            continue
+        found.update(metrics.parent.resolve() for metrics in path.rglob(METRICS_FILE))
+    return sorted(found)
+
+
+def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
+    """One row per run: every RunMetrics field plus `run_dir`. UsageError when no run is found."""
+    import pandas as pd
+
+    paths = list(paths)
+    run_dirs = find_run_dirs(paths)
+    if not run_dirs:
+        named = ", ".join(str(path) for path in paths)
+        raise UsageError(f"no runs found (no {METRICS_FILE}) under {named}")
+    records = []
+    for run_dir in run_dirs:
+        metrics = read_metrics(run_dir)
+        row = {name: getattr(metrics, name) for name in METRIC_COLUMNS}
+        row[RUN_DIR_COLUMN] = str(run_dir)
+        records.append(row)
+    frame = pd.DataFrame.from_records(records)
+    for column in ("nll_train", "nll_valid", "nll_test", "frame_acc_test"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+def read_history(run_dir: Path) -> pd.DataFrame:
+    """history.csv of one run, checked for the contract's columns."""
+    return _read_csv(run_dir / HISTORY_FILE, HISTORY_COLUMNS)
+
+
+def read_per_sequence(run_dir: Path, split: str = "test") -> pd.DataFrame:
+    """per_sequence.csv rows of one split, indexed by sequence index: columns frames, nll_sum."""
+    path = run_dir / PER_SEQUENCE_FILE
+    table = _read_csv(path, PER_SEQUENCE_COLUMNS)
+    rows = table[table["split"] == split]
+    if rows.empty:
+        raise RecordError(f"{path}: no rows for split '{split}'")
+    if rows["index"].duplicated().any():
+        raise RecordError(f"{path}: duplicate sequence index in split '{split}'")
+    return rows.set_index("index")[["frames", "nll_sum"]].sort_index()
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise RecordError(f"{path}: missing") from exc
+    except (OSError, ValueError) as exc:
+        raise RecordError(f"{path}: unreadable ({exc})") from exc
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise RecordError(f"{path}: missing column(s) {', '.join(missing)}")
+    return table

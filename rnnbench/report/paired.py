@@ -1,0 +1,86 @@
+"""Paired comparisons between the cells of one dataset from per-sequence test NLLs (`--stats`)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnnbench.records import PER_SEQUENCE_FILE, RecordError
+from rnnbench.report.aggregate import Aggregate, GroupKey, Selection, cell_rank
+from rnnbench.report.load import read_per_sequence
+from rnnbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, paired_bootstrap
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PAIR_COLUMNS = (
+    "dataset", "variant", "cell_a", "cell_b", "difference", "ci_low", "ci_high", "p_value",
+    "n_sequences", "n_seeds_a", "n_seeds_b", "n_resamples",
+)  # fmt: skip
+
+
+def per_sequence_test(selection: Selection) -> pd.DataFrame:
+    """Test frames and nll_sum per sequence, nll_sum averaged over the chosen setting's seeds."""
+    tables = [read_per_sequence(Path(run_dir), "test") for run_dir in selection.chosen_runs]
+    first = tables[0]
+    for run_dir, table in zip(selection.chosen_runs[1:], tables[1:], strict=True):
+        if not table.index.equals(first.index) or not table["frames"].equals(first["frames"]):
+            raise RecordError(
+                f"{Path(run_dir) / PER_SEQUENCE_FILE}: test sequences differ from"
+                f" {selection.chosen_runs[0]}"
+            )
+    nll_sum = sum(table["nll_sum"] for table in tables) / len(tables)
+    return first.assign(nll_sum=nll_sum)
+
+
+def cell_pairs(
+    aggregate: Aggregate, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> pd.DataFrame:
+    """Every pair of cells per (dataset, variant), A − B in the order gru, lstm, tanh, others
+    (so GRU − LSTM, GRU − tanh, LSTM − tanh); negative differences favour cell A."""
+    import pandas as pd
+
+    records: list[dict[str, Any]] = []
+    for (dataset, variant), selections in _by_dataset(aggregate).items():
+        tables = {key[1]: per_sequence_test(sel) for key, sel in selections.items()}
+        seeds = {key[1]: len(sel.chosen_runs) for key, sel in selections.items()}
+        for cells in itertools.combinations(sorted(tables, key=_pair_rank), 2):
+            try:
+                record = _pair_record(cells, tables, n_resamples=n_resamples, seed=seed)
+            except RecordError as exc:
+                raise RecordError(f"{dataset} ({variant}): {exc}") from exc
+            seed_counts = {"n_seeds_a": seeds[cells[0]], "n_seeds_b": seeds[cells[1]]}
+            records.append({"dataset": dataset, "variant": variant, **record, **seed_counts})
+    return pd.DataFrame.from_records(records, columns=list(PAIR_COLUMNS))
+
+
+def _pair_rank(cell: str) -> tuple[int, str]:
+    """GRU first, then LSTM, then tanh, then custom cells: the paper's comparisons read A − B."""
+    order = ("gru", "lstm", "tanh")
+    return (order.index(cell), "") if cell in order else cell_rank(cell)
+
+
+def _by_dataset(aggregate: Aggregate) -> dict[tuple[str, str], dict[GroupKey, Selection]]:
+    grouped: dict[tuple[str, str], dict[GroupKey, Selection]] = {}
+    for key, selection in sorted(aggregate.selections.items()):
+        if selection.chosen_runs:
+            grouped.setdefault((key[0], key[2]), {})[key] = selection
+    return grouped
+
+
+def _pair_record(
+    cells: tuple[str, str], tables: dict[str, pd.DataFrame], *, n_resamples: int, seed: int
+) -> dict[str, Any]:
+    table_a, table_b = tables[cells[0]], tables[cells[1]]
+    if not table_a.index.equals(table_b.index) or not table_a["frames"].equals(table_b["frames"]):
+        raise RecordError(f"{cells[0]} and {cells[1]} were tested on different sequences")
+    result = paired_bootstrap(
+        table_a["nll_sum"], table_b["nll_sum"], table_a["frames"], n_resamples, seed
+    )
+    return {
+        "cell_a": cells[0], "cell_b": cells[1],
+        "difference": result.difference, "ci_low": result.ci_low, "ci_high": result.ci_high,
+        "p_value": result.p_value, "n_sequences": result.n_sequences,
+        "n_resamples": result.n_resamples,
+    }  # fmt: skip

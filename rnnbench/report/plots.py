@@ -1,0 +1,187 @@
+"""Figures (matplotlib, Agg, no display): the paper's Figure 2 per dataset, and test NLL per cell.
+
+Builders return Figure objects (tests inspect their axes); `write_plots` saves each as PNG and SVG
+atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rnnbench.io import atomic_write_bytes
+from rnnbench.report.aggregate import Aggregate, add_paper_columns, cell_rank
+from rnnbench.report.load import RUN_DIR_COLUMN, read_history
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+CELL_COLORS = {"tanh": "#2ca02c", "gru": "#1f77b4", "lstm": "#d62728"}
+EXTRA_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+NLL_LABEL = "NLL (nats per frame)"
+PLOT_FORMATS = ("png", "svg")
+CURVE_PANELS = (  # (row, column, x column, y column, x label, title)
+    (0, 0, "epoch", "nll_train", "epoch", "training set"),
+    (0, 1, "epoch", "nll_valid", "epoch", "validation set"),
+    (1, 0, "wall_time_s", "nll_train", "wall-clock time (s)", "training set"),
+    (1, 1, "wall_time_s", "nll_valid", "wall-clock time (s)", "validation set"),
+)
+
+
+def cell_color(cell: str) -> str:
+    if cell in CELL_COLORS:
+        return CELL_COLORS[cell]
+    return EXTRA_COLORS[zlib.crc32(cell.encode()) % len(EXTRA_COLORS)]  # stable across processes
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def learning_curve_figure(dataset: str, curves: dict[str, tuple[pd.DataFrame, str]]) -> Figure:
+    """The paper's Figure 2 for one dataset: train and valid NLL against epochs (top) and wall-clock
+    seconds (bottom), one line per cell. `curves` maps cell -> (history, legend label)."""
+    figure = _new_figure(11, 7.5)
+    axes = figure.subplots(2, 2, sharey="col")
+    for row, column, x_name, y_name, x_label, title in CURVE_PANELS:
+        panel: Axes = axes[row][column]
+        for cell in sorted(curves, key=cell_rank):
+            history, label = curves[cell]
+            panel.plot(
+                history[x_name], history[y_name], color=cell_color(cell), label=label, lw=1.8
+            )
+            if y_name == "nll_valid" and history[y_name].notna().any():
+                best = history.loc[history[y_name].idxmin()]
+                panel.plot(
+                    best[x_name], best[y_name], "o", color=cell_color(cell), ms=6, mfc="white"
+                )
+        unit = "per epoch" if x_name == "epoch" else "per wall-clock second"
+        panel.set(title=f"{title}, {unit}", xlabel=x_label, ylabel=NLL_LABEL)
+        panel.grid(alpha=0.3)
+    axes[0][0].legend(title="cell (hidden units)", loc="upper right", fontsize=9)
+    axes[0][1].plot([], [], "o", color="black", mfc="white", label="best validation epoch (kept)")
+    axes[0][1].legend(loc="upper right", fontsize=9)
+    figure.suptitle(f"{dataset}: learning curves (as in Chung et al. 2014, Figure 2)", fontsize=13)
+    return figure
+
+
+def test_nll_figure(rows: pd.DataFrame, runs: pd.DataFrame, aggregate: Aggregate) -> Figure:
+    """One panel per dataset: our test NLL per cell (mean of seeds, 95% t-interval, each seed as a
+    dot) beside the paper's Table 2 value."""
+    rows = add_paper_columns(rows)
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    figure = _new_figure(max(4.5, 3.8 * len(datasets)), 4.8)
+    axes = figure.subplots(1, len(datasets), squeeze=False)[0]
+    for panel, dataset in zip(axes, datasets, strict=True):
+        _test_nll_panel(panel, rows[rows["dataset"] == dataset], runs, aggregate)
+        panel.set_title(dataset)
+    axes[0].set_ylabel(f"test {NLL_LABEL}")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=9)
+    figure.suptitle(
+        "Test NLL per cell: this run vs the paper's Table 2 (lower is better)", fontsize=12
+    )
+    return figure
+
+
+def _test_nll_panel(
+    panel: Axes, rows: pd.DataFrame, runs: pd.DataFrame, aggregate: Aggregate
+) -> None:
+    labels = []
+    for position, (_, row) in enumerate(rows.iterrows()):
+        color = cell_color(str(row["cell"]))
+        labels.append(f"{row['cell']}\n{row['variant']}")
+        seeds = runs[runs[RUN_DIR_COLUMN].isin(_chosen(aggregate, row))]["nll_test"]
+        panel.plot([position - 0.12] * len(seeds), seeds, ".", color=color, alpha=0.45, ms=5,
+                   label="our runs (one per seed)" if position == 0 else None)  # fmt: skip
+        error = _interval(row)
+        ours_label = "ours: mean, 95% t-interval" if position == 0 else None
+        panel.errorbar([position - 0.12], [row["nll_test"]], yerr=error, fmt="o", color=color,
+                       ms=8, capsize=4, label=ours_label)  # fmt: skip
+        if not math.isnan(float(row["paper_nll_test"])):
+            paper_label = "paper (Table 2)" if position == 0 else None
+            panel.plot([position + 0.12], [row["paper_nll_test"]], "D", color="black", mfc="none",
+                       ms=8, label=paper_label)  # fmt: skip
+    panel.set_xticks(range(len(labels)), labels)
+    panel.set_xlim(-0.6, len(labels) - 0.4)
+    panel.set_xlabel("cell / variant")
+    panel.grid(axis="y", alpha=0.3)
+
+
+def _chosen(aggregate: Aggregate, row: pd.Series) -> tuple[str, ...]:
+    selection = aggregate.selections.get(
+        (str(row["dataset"]), str(row["cell"]), str(row["variant"]))
+    )
+    return selection.chosen_runs if selection else ()
+
+
+def _interval(row: pd.Series) -> list[list[float]] | None:
+    low, high, mean = (
+        float(row["nll_test_ci_low"]),
+        float(row["nll_test_ci_high"]),
+        float(row["nll_test"]),
+    )
+    if math.isnan(low) or math.isnan(high):
+        return None
+    return [[mean - low], [high - mean]]
+
+
+def learning_curves(
+    aggregate: Aggregate,
+) -> dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]]:
+    """Histories of each group's best run, by (dataset, variant) then cell."""
+    rows = aggregate.rows.set_index(["dataset", "cell", "variant"])
+    curves: dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]] = {}
+    for key, selection in sorted(aggregate.selections.items()):
+        if selection.best_run is None:
+            continue
+        row = rows.loc[key]
+        label = f"{key[1]} ({int(row['hidden_size'])}), lr {float(row['lr']):.1e}"
+        curves.setdefault((key[0], key[2]), {})[key[1]] = (
+            read_history(Path(selection.best_run)),
+            label,
+        )
+    return curves
+
+
+def write_plots(aggregate: Aggregate, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Every figure as PNG and SVG under out_dir; returns the written paths."""
+    written: list[Path] = []
+    for (dataset, variant), curves in learning_curves(aggregate).items():
+        title = dataset if variant == "paper" else f"{dataset} ({variant})"
+        stem = f"learning_curves_{_slug(dataset)}" + (
+            "" if variant == "paper" else f"_{_slug(variant)}"
+        )
+        written += save_figure(learning_curve_figure(title, curves), out_dir / stem)
+    if aggregate.rows["nll_test"].notna().any():
+        written += save_figure(
+            test_nll_figure(aggregate.rows, runs, aggregate), out_dir / "test_nll"
+        )
+    return written
+
+
+def save_figure(figure: Figure, stem: Path) -> list[Path]:
+    paths = []
+    for extension in PLOT_FORMATS:
+        buffer = io.BytesIO()
+        metadata = {"Date": None} if extension == "svg" else None
+        figure.savefig(buffer, format=extension, dpi=150, metadata=metadata)
+        path = stem.with_suffix(f".{extension}")
+        atomic_write_bytes(path, buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)

@@ -1,0 +1,102 @@
+"""Aggregation over synthetic run directories in the real format: lr search, seeds, diverged runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from rnnbench.errors import UsageError
+from rnnbench.records import METRICS_FILE, RecordError
+from rnnbench.report import add_paper_columns, aggregate, load_runs
+
+from .conftest import MakeRun
+
+
+def test_lr_search_picks_best_validation_not_best_test(make_run: MakeRun, tmp_path: Path) -> None:
+    make_run(lr=1e-4, nll_valid=8.3, nll_test=8.40)  # best test, worse validation
+    chosen = make_run(lr=1e-3, nll_valid=8.1, nll_test=8.60)
+    make_run(lr=1e-2, nll_valid=8.9, nll_test=9.00)
+    result = aggregate(load_runs([tmp_path / "runs"]))
+    row = result.rows.iloc[0]
+    assert row["lr"] == pytest.approx(1e-3)
+    assert row["nll_test"] == pytest.approx(8.60)
+    assert (row["n_settings"], row["n_runs"], row["n_total"]) == (3, 1, 3)
+    assert result.selections[("jsb", "gru", "paper")].best_run == str(chosen.resolve())
+
+
+def test_seeds_give_mean_std_and_t_interval(make_run: MakeRun, tmp_path: Path) -> None:
+    tests = [8.41, 8.55, 8.47, 8.62]
+    for seed, value in enumerate(tests):
+        make_run(seed=seed, nll_test=value, nll_valid=value - 0.3)
+    make_run(lr=1e-2, nll_valid=9.5, nll_test=9.6)  # a worse lr: not mixed into the seeds
+    row = aggregate(load_runs([tmp_path / "runs"])).rows.iloc[0]
+    low, high = stats.t.interval(0.95, len(tests) - 1, loc=np.mean(tests), scale=stats.sem(tests))
+    assert row["nll_test"] == pytest.approx(np.mean(tests))
+    assert row["nll_test_std"] == pytest.approx(np.std(tests, ddof=1))
+    assert (row["nll_test_ci_low"], row["nll_test_ci_high"]) == (
+        pytest.approx(low),
+        pytest.approx(high),
+    )
+    assert row["n_runs"] == 4 and row["n_settings"] == 2
+
+
+def test_diverged_and_interrupted_runs_are_counted(make_run: MakeRun, tmp_path: Path) -> None:
+    make_run(nll_test=8.5)
+    make_run(lr=0.1, status="diverged", nll_train=None, nll_valid=None, nll_test=None)
+    make_run(lr=0.05, status="ok", nll_valid=math.nan, nll_test=math.nan)  # ok but NaN: diverged
+    make_run(lr=1e-5, status="interrupted", nll_valid=7.0, nll_test=7.1)  # never chosen
+    row = aggregate(load_runs([tmp_path / "runs"])).rows.iloc[0]
+    assert row["nll_test"] == pytest.approx(8.5)
+    assert (row["n_runs"], row["n_diverged"], row["n_interrupted"], row["n_total"]) == (1, 2, 1, 4)
+
+
+def test_group_with_only_diverged_runs_keeps_its_row(make_run: MakeRun, tmp_path: Path) -> None:
+    make_run(cell="gru")
+    make_run(cell="tanh", status="diverged", nll_train=None, nll_valid=None, nll_test=None)
+    rows = aggregate(load_runs([tmp_path / "runs"])).rows
+    tanh = rows[rows["cell"] == "tanh"].iloc[0]
+    assert math.isnan(tanh["nll_test"]) and tanh["n_runs"] == 0 and tanh["n_diverged"] == 1
+    assert tanh["params_recurrent"] > 0
+
+
+def test_rows_sorted_by_dataset_then_paper_cell_order(paper_suite: Path, make_run: MakeRun) -> None:
+    make_run("nottingham", "mycell", nll_test=3.3)
+    rows = aggregate(load_runs([paper_suite])).rows
+    assert list(zip(rows["dataset"], rows["cell"], strict=True)) == [
+        ("jsb", "tanh"), ("jsb", "gru"), ("jsb", "lstm"), ("nottingham", "mycell"),
+    ]  # fmt: skip
+    assert list(rows["n_runs"][:3]) == [3, 3, 3] and list(rows["n_diverged"][:3]) == [1, 1, 1]
+
+
+def test_paper_columns_and_deltas(paper_suite: Path) -> None:
+    rows = add_paper_columns(aggregate(load_runs([paper_suite])).rows).set_index("cell")
+    assert rows.loc["gru", "paper_nll_test"] == 8.54 and rows.loc["gru", "paper_nll_train"] == 6.94
+    assert rows.loc["tanh", "delta_nll_test"] == pytest.approx(rows.loc["tanh", "nll_test"] - 9.10)
+
+
+def test_discovery_accepts_run_dirs_folders_and_metrics_files(make_run: MakeRun) -> None:
+    first = make_run(seed=0)
+    second = make_run(seed=1)
+    runs = load_runs([first, first.parent, second / METRICS_FILE])  # same runs named three ways
+    assert len(runs) == 2
+
+
+def test_no_runs_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no runs found"):
+        load_runs([tmp_path])
+    with pytest.raises(UsageError, match="no such file"):
+        load_runs([tmp_path / "absent"])
+
+
+def test_invalid_metrics_names_the_file(make_run: MakeRun) -> None:
+    run_dir = make_run()
+    data = json.loads((run_dir / METRICS_FILE).read_text())
+    del data["nll_test"]
+    (run_dir / METRICS_FILE).write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=r"metrics\.json: invalid metrics"):
+        load_runs([run_dir])
