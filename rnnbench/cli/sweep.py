@@ -161,7 +161,9 @@ def _report(results_dir: Path) -> None:
     from rnnbench.sweep.report import write_reproduction_report
 
     report = write_reproduction_report(results_dir)
-    out.print(report.table_markdown, highlight=False)
+    out.print(report.table_markdown, markup=False, highlight=False)
+    if report.stats_note:
+        err.print(report.stats_note, highlight=False)
     err.print(
         f"wrote {report.table_path} and {len(report.figures)} figure(s) in {report.figures_dir}"
     )

@@ -58,6 +58,8 @@ def run_sweep(
         reconciled = reconcile(results_dir, trials, extend=extend)
         progress = SweepProgress(total=len(trials))
         pending = _skip_finished(trials, results_dir, progress)
+        if not pending:  # nothing to run: do not start a pool or a Ray instance
+            return SweepResult(progress, reconciled, results_dir)
         with executor:
             progress.slots = executor.slots
             tasks = [_task(trial, results_dir, executor.threads) for trial in pending]
@@ -90,7 +92,8 @@ def _task(trial: Trial, results_dir: Path, threads: int) -> TrialTask:
         trial_id=trial.trial_id,
         config=trial.config,
         run_dir=str(run_dir),
-        resume=state.state is TrialState.PARTIAL and state.has_checkpoint,
+        resume=state.state is TrialState.PARTIAL,
+        has_checkpoint=state.has_checkpoint,
         num_threads=threads,
     )
 
@@ -111,7 +114,7 @@ class _Sink:
     def started(self, task: TrialTask) -> None:
         trial = self.trials[task.trial_id]
         self.progress.running[trial.trial_id] = trial
-        verb = "resume" if task.resume else "start"
+        verb = "resume" if task.has_checkpoint else "restart" if task.resume else "start"
         self._log({"event": "started", "trial_id": trial.trial_id, "resume": task.resume})
         self.observer.update(self.progress, f"{verb:<8} {trial.describe()}")
 

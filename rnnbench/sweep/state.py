@@ -2,7 +2,8 @@
 
 - metrics.json with status `ok` or `diverged`: finished, never run again (diverged is a result);
 - metrics.json with status `running`/`interrupted`, an unreadable one, or a directory with no
-  metrics.json: partial, run again, resuming from checkpoint.pt when there is one;
+  metrics.json: partial, run again with `train(resume=True)`, which continues from checkpoint.pt
+  (the last finished epoch) when there is one and starts afresh otherwise;
 - no directory: new.
 metrics.json is written atomically, so a finished trial is never mistaken for a partial one.
 """

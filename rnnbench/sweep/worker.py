@@ -22,8 +22,9 @@ class TrialTask:
     trial_id: str
     config: dict[str, Any]  # the resolved config, as JSON
     run_dir: str
-    resume: bool  # resume from the run directory's checkpoint
-    num_threads: int  # torch threads for this trial
+    resume: bool  # the run directory holds a partial run: continue it (from its checkpoint if any)
+    has_checkpoint: bool
+    num_threads: int  # torch threads for this trial (train.num_threads: not part of the trial id)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def _train(task: TrialTask) -> Any:
     from rnnbench.train import train
 
     config = Config.model_validate(task.config)
+    config.train.num_threads = task.num_threads  # unhashed: the trial id stays the same
     return train(config, Path(task.run_dir), resume=task.resume)
 
 

@@ -27,7 +27,7 @@ JSB_GRU = REPO_ROOT / "configs" / "paper" / "jsb-gru.yaml"
 TRIALS, SEEDS = 3, 2
 ARGS = [
     "sweep", str(JSB_GRU), "--trials", str(TRIALS), "--seeds", str(SEEDS), "--workers", "2",
-    "--set", "model.hidden_size=8", "--set", "train.max_epochs=3",
+    "--set", "model.hidden_size=8", "--set", "train.max_epochs=3", "--set", "data.max_sequences=40",
 ]  # fmt: skip
 TIMEOUT_S = 120.0
 

@@ -26,6 +26,7 @@ def test_a_sweep_on_a_local_two_cpu_ray_runs_and_resumes(
         "sweep", str(JSB_TANH), "--executor", "ray", "--workers", "2", "--trials", "2",
         "--results-dir", str(results),
         "--set", "model.hidden_size=4", "--set", "train.max_epochs=1",
+        "--set", "data.max_sequences=20",
     ]  # fmt: skip
     runner = CliRunner()
     first = runner.invoke(app, args)

@@ -18,7 +18,7 @@ from tests.conftest import REPO_ROOT
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
 
 JSB_GRU = REPO_ROOT / "configs" / "paper" / "jsb-gru.yaml"
-TINY = ("model.hidden_size=4", "train.max_epochs=1")
+TINY = ("model.hidden_size=4", "train.max_epochs=1", "data.max_sequences=20")
 
 
 def sweep_args(results_dir: Path, *extra: str) -> list[str]:
