@@ -152,15 +152,16 @@ def reproduce(  # noqa: PLR0917
         overrides=tuple(overrides or ()),
     )
     result = _run(spec, results_dir, executor, workers, ray_address, extend)
-    _report(results_dir)
+    _report(results_dir, quick)
     if result.progress.failed:
         raise typer.Exit(1)
 
 
-def _report(results_dir: Path) -> None:
+def _report(results_dir: Path, quick: bool) -> None:
     from rnnbench.sweep.report import write_reproduction_report
+    from rnnbench.sweep.reproduce import QUICK_NOTE
 
-    report = write_reproduction_report(results_dir)
+    report = write_reproduction_report(results_dir, QUICK_NOTE if quick else None)
     out.print(report.table_markdown, markup=False, highlight=False)
     if report.stats_note:
         err.print(report.stats_note, highlight=False)

@@ -23,8 +23,8 @@ class ReproductionReport:
     stats_note: str | None  # why paired statistics are missing, if they are
 
 
-def write_reproduction_report(results_dir: Path) -> ReproductionReport:
-    """Write `<results-dir>/table2.md` and `<results-dir>/figures/`; returns what was written."""
+def write_reproduction_report(results_dir: Path, note: str | None = None) -> ReproductionReport:
+    """Write `<results-dir>/table2.md` (`note` under its title) and `<results-dir>/figures/`."""
     from rnnbench import report
     from rnnbench.report import formats
 
@@ -33,6 +33,7 @@ def write_reproduction_report(results_dir: Path) -> ReproductionReport:
     rows = report.add_paper_columns(result.rows)
     sections = [
         "# Table 2: NLL per predicted frame (nats), best learning rate by validation NLL\n",
+        *([f"{note}\n"] if note else []),
         formats.markdown_table(*formats.display_table(rows)),
     ]
     stats_note = None
