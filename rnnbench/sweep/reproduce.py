@@ -34,8 +34,9 @@ QUICK_BUDGET = {
 QUICK_DEFAULT = QuickBudget(max_epochs=2, max_sequences=24)
 QUICK_NOTE = (
     "Quick budget (`rnnbench reproduce --quick`): one trial per pair at a fixed learning rate, "
-    "a few epochs, the first sequences only of Nottingham, MuseData and Piano-midi.de. A first look at "
-    "the pipeline, not the paper's protocol: compare with the paper only after a full run."
+    "a few epochs, the first sequences only of Nottingham, MuseData and Piano-midi.de. "
+    "A first look at the pipeline, not the paper's protocol: "
+    "compare with the paper only after a full run."
 )
 VARIANTS = ("paper", "fused")
 
