@@ -18,6 +18,7 @@ from rnnbench.sweep.executors import TICK_S, TaskSink, available_cores, failed_o
 from rnnbench.sweep.worker import TrialOutcome, TrialTask, run_trial
 
 FORWARDED_ENV = ("RNNBENCH_DATA_DIR", "RNNBENCH_MIRROR")
+WORKER_NICENESS_ENV = "RAY_worker_niceness"  # read by the raylet when it starts
 
 
 def import_ray() -> Any:
@@ -53,6 +54,9 @@ class RayExecutor:
         if self.address:
             ray.init(address=self.address, ignore_reinit_error=True, **options)
         else:
+            # Ray starts workers at niceness 15 by default: on a busy machine, trials then crawl
+            # behind every other process. A local Ray for this sweep runs them at normal priority.
+            os.environ.setdefault(WORKER_NICENESS_ENV, "0")
             ray.init(
                 num_cpus=available_cores(),
                 include_dashboard=False,
