@@ -13,25 +13,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from rnnbench.errors import ConfigError
 
-# The paper's four datasets (Boulanger-Lewandowski et al. 2012), as named by the data registry.
-PAPER_DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
 
+def resolve_dataset(name: str, data_dir: Path | None) -> str:
+    """The canonical dataset name (built-in name or alias, or a dataset imported into data_dir)."""
+    from rnnbench.data import resolve
+    from rnnbench.errors import RnnbenchError
 
-def known_datasets() -> tuple[str, ...]:
-    """Dataset names the data registry knows; the paper's four if it cannot be read."""
     try:
-        from rnnbench import data
-
-        names = getattr(data, "DATASETS", None) or getattr(data, "REGISTRY", None)
-        if names:
-            return tuple(names)
-    except ImportError:
-        pass
-    return PAPER_DATASETS
+        return resolve(name, data_dir).name
+    except RnnbenchError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Section(BaseModel):
@@ -39,20 +41,19 @@ class Section(BaseModel):
 
 
 class DataConfig(Section):
-    # Which dataset to train on: a name from the data registry (`rnnbench data list`).
-    name: str
     # Where the verified, decoded datasets live; null = $RNNBENCH_DATA_DIR, else ./data.
+    # (Declared before `name`: an imported dataset's name is only known inside its data dir.)
     data_dir: Path | None = None
+    # Which dataset to train on: a built-in name or alias (`rnnbench data list`) or an imported one.
+    name: str
     # Use only the first N sequences of every split: smoke tests and debugging, never results.
     max_sequences: int | None = Field(default=None, ge=1)
 
     @field_validator("name")
     @classmethod
-    def _known_dataset(cls, name: str) -> str:
-        known = known_datasets()
-        if name not in known:
-            raise ValueError(f"unknown dataset '{name}' (known: {', '.join(known)})")
-        return name
+    def _known_dataset(cls, name: str, info: ValidationInfo) -> str:
+        # Canonical: "JSB" and "jsb" are one dataset (and one config hash).
+        return resolve_dataset(name, info.data.get("data_dir"))
 
 
 class ModelConfig(Section):
@@ -103,8 +104,10 @@ class TrainConfig(Section):
     patience: int = Field(default=20, ge=1)
     # Sequences per evaluation batch (no gradients, so large batches are cheap).
     eval_batch_size: int = Field(default=64, ge=1)
-    # Torch CPU threads; null = all cores. Sweep workers set this to their share of the cores.
-    num_threads: int | None = Field(default=None, ge=1)
+    # Torch CPU threads; null = all cores. 1 by default: at these sizes (H <= 100, small batches)
+    # every op is far too small to split, and 2 threads on a busy 2-core machine measured 14x
+    # slower. Sweep workers run one single-threaded trial per core.
+    num_threads: int | None = Field(default=1, ge=1)
 
 
 class Config(Section):
@@ -127,6 +130,8 @@ def _first_error(exc: ValidationError) -> str:
         message = "unknown key"
     elif error["type"] == "missing":
         message = "missing required key"
+    elif error["type"] == "model_type":
+        message = "expected a mapping (a section of settings)"
     more = len(exc.errors()) - 1
     return f"{field}: {message}" + (f" (and {more} more)" if more else "")
 

@@ -54,8 +54,7 @@ def train_command(
     from rnnbench.train import train
 
     config, target = _resolve_run(config_path, overrides or [], run_dir, results_dir, resume)
-    err.print(f"run dir: {target}", highlight=False)
-    with _ProgressView() as view:
+    with _ProgressView(target) as view:
         metrics = train(config, target, resume=resume is not None, progress=view.update)
     _print_summary(metrics, target)
     if metrics.status == "diverged":
@@ -105,19 +104,18 @@ def _run_id(config: Config) -> str:
 class _ProgressView:
     """A live Rich progress bar on a terminal, else one plain line per epoch (both on stderr)."""
 
-    def __init__(self) -> None:
-        self.live = err.is_terminal
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
         self.bar: Any = None
         self.task: Any = None
 
     def __enter__(self) -> _ProgressView:
-        if self.live:
+        if err.is_terminal:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
                 TextColumn,
-                TimeElapsedColumn,
                 TimeRemainingColumn,
             )
 
@@ -125,8 +123,7 @@ class _ProgressView:
                 TextColumn("epoch"),
                 MofNCompleteColumn(),
                 BarColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
+                TextColumn("ETA"),  # to max_epochs: an upper bound, early stopping ends sooner
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[status]}"),
                 console=err,
@@ -141,6 +138,9 @@ class _ProgressView:
 
     def update(self, event: Progress) -> None:
         status = _describe(event)
+        if event.stage == "start":
+            resumed = f" (resuming after epoch {event.epoch})" if event.epoch else ""
+            err.print(f"run dir: {self.run_dir}{resumed}", highlight=False)
         if self.bar is None:
             if event.stage == "epoch":
                 err.print(f"epoch {event.epoch}/{event.max_epochs}  {status}", highlight=False)
@@ -198,17 +198,18 @@ def sample_command(
         Path | None,
         typer.Option("--out", help="MIDI file to write \\[default: RUN_DIR/sample-SEED.mid]."),
     ] = None,
-    frame_seconds: Annotated[
-        float, typer.Option("--frame-seconds", min=0.01, help="Duration of one piano-roll frame.")
-    ] = 0.25,
+    bpm: Annotated[
+        float, typer.Option("--bpm", min=1.0, help="Tempo (frames per beat come from the dataset).")
+    ] = 120.0,
 ) -> None:
     """Draw a piano-roll from a trained model (note by note Bernoulli) and write it as MIDI."""
-    from rnnbench.train.sample import load_trained, roll_to_midi, sample_roll
+    from rnnbench.data import roll_to_midi
+    from rnnbench.train.sample import load_trained, sample_roll, steps_per_beat
 
-    _, model = load_trained(run_dir)
+    config, model = load_trained(run_dir)
     roll = sample_roll(model, steps, seed)
     target = out_path or run_dir / f"sample-{seed}.mid"
-    roll_to_midi(roll, target, frame_seconds)
+    roll_to_midi(roll, target, steps_per_beat=steps_per_beat(config), tempo=bpm)
     out.print(
         f"{target}  ({steps} frames, {int(roll.sum())} note-frames, "
         f"{roll.any(axis=1).mean():.0%} of frames sounding)",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from rnnbench.data.dataset import HIGHEST_NOTE, LOWEST_NOTE, NUM_NOTES, Dataset, PianoRoll
 from rnnbench.data.download import FetchEvent, fetch
+from rnnbench.data.importer import import_midi
+from rnnbench.data.midi import roll_to_midi
 from rnnbench.data.registry import SPLITS, DatasetSpec, Source, builtin_specs
 from rnnbench.data.store import dataset_names, load, resolve, resolve_data_dir
 
@@ -25,7 +27,9 @@ __all__ = [
     "builtin_specs",
     "dataset_names",
     "fetch",
+    "import_midi",
     "load",
     "resolve",
     "resolve_data_dir",
+    "roll_to_midi",
 ]

@@ -7,6 +7,7 @@ any other global (os.system, builtins.eval, ...) is refused before anything is c
 from __future__ import annotations
 
 import importlib
+import operator
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -89,14 +90,17 @@ def _steps_to_roll(path: Path, split: str, index: int, steps: Any) -> PianoRoll:
     where = f"{path.name}: {split}[{index}]"
     if not isinstance(steps, list | tuple) or not steps:
         raise DataError(f"{where}: a sequence must be a non-empty list of time steps")
+    try:
+        counts = [len(step) for step in steps]
+        flat = [operator.index(note) for step in steps for note in step]  # ints only, no str/float
+    except TypeError:
+        raise DataError(
+            f"{where}: every time step must be a list of integer note numbers"
+        ) from None
+    pitches = np.array(flat, dtype=np.int64)  # (notes,)
+    _check_note_range(where, pitches)
     roll = np.zeros((len(steps), NUM_NOTES), dtype=np.uint8)  # (T, 88)
-    for time, notes in enumerate(steps):
-        try:
-            pitches = np.asarray(notes, dtype=np.int64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{where}: step {time} is not a list of note numbers") from exc
-        _check_note_range(where, pitches)
-        roll[time, pitches - LOWEST_NOTE] = 1
+    roll[np.repeat(np.arange(len(steps)), counts), pitches - LOWEST_NOTE] = 1
     return roll
 
 

@@ -87,8 +87,10 @@ def candidates(spec: DatasetSpec, mirrors: Sequence[Mirror], offline: bool) -> l
         found += [Candidate(_mirror_location(mirror, s.file_name), s) for s in spec.sources]
     if not offline:
         found += [Candidate(source.url, source) for source in spec.sources]
-    seen: set[str] = set()
-    return [c for c in found if not (c.location in seen or seen.add(c.location))]  # type: ignore[func-returns-value]
+    unique: dict[str, Candidate] = {}
+    for candidate in found:
+        unique.setdefault(candidate.location, candidate)
+    return list(unique.values())
 
 
 def _open(location: str) -> tuple[IO[bytes], int | None]:

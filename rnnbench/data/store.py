@@ -62,7 +62,9 @@ def imported_datasets(data_dir: Path) -> dict[str, dict[str, Any]]:
 def register_imported(data_dir: Path, name: str, record: dict[str, Any]) -> None:
     entries = imported_datasets(data_dir)
     entries[name] = record
-    atomic_write_json(data_dir / IMPORTED_FILE, {"datasets": dict(sorted(entries.items()))})
+    path = data_dir / IMPORTED_FILE
+    atomic_write_json(path, {"datasets": dict(sorted(entries.items()))})
+    path.chmod(0o644)  # mkstemp creates 0600
 
 
 def check_import_name(name: str) -> str:
@@ -104,8 +106,14 @@ def load(name: str, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
         )
         raise DataError(f"dataset '{entry.name}' is not in {entry.data_dir}: {hint}")
     dataset = read_cache(entry.cache)
-    if entry.spec is not None and dataset.digest != entry.spec.digest:
-        raise DataError(
-            f"{entry.cache}: content differs from the registry digest; download it again"
-        )
+    if dataset.digest != expected_digest(entry):
+        raise DataError(f"{entry.cache}: content differs from its registry digest; fetch it again")
     return dataset
+
+
+def expected_digest(entry: Entry) -> str | None:
+    """The pinned digest: the package registry's for built-ins, imported.json's for imports."""
+    if entry.spec is not None:
+        return entry.spec.digest
+    digest = imported_datasets(entry.data_dir).get(entry.name, {}).get("digest")
+    return str(digest) if digest else None

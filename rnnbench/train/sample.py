@@ -1,4 +1,4 @@
-"""Sampling from a trained run: Bernoulli draws of each next frame, written as MIDI."""
+"""Sampling from a trained run: Bernoulli draws of each next frame (MIDI via rnnbench.data)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from rnnbench.config import Config
 from rnnbench.errors import TrainingError
 from rnnbench.models import SequenceModel, build_model
 from rnnbench.train import record
-
-LOWEST_NOTE = 21  # column j of a piano-roll is MIDI note j + 21 (A0)
 
 
 def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
@@ -29,6 +27,17 @@ def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
     return config, model.eval()
 
 
+def steps_per_beat(config: Config) -> int:
+    """Piano-roll frames per beat of the run's dataset (JSB 1: quarter notes; the others 2)."""
+    from rnnbench.data import resolve
+    from rnnbench.data.store import imported_datasets
+
+    entry = resolve(config.data.name, config.data.data_dir)
+    if entry.spec is not None:
+        return entry.spec.steps_per_beat
+    return int(imported_datasets(entry.data_dir)[entry.name].get("steps_per_beat", 2))
+
+
 @torch.inference_mode()
 def sample_roll(model: SequenceModel, steps: int, seed: int) -> np.ndarray:
     """`steps` frames drawn one at a time, each from the model's Bernoulli output given all the
@@ -42,32 +51,3 @@ def sample_roll(model: SequenceModel, steps: int, seed: int) -> np.ndarray:
         frame = torch.bernoulli(probabilities, generator=generator)  # (1, 88)
         frames = torch.cat([frames, frame.unsqueeze(1)], dim=1)  # (1, t + 1, 88)
     return frames[0, 1:].to(torch.uint8).numpy()  # (steps, 88)
-
-
-def roll_to_midi(roll: np.ndarray, path: Path, frame_seconds: float, program: int = 0) -> None:
-    """Write a (T, 88) piano-roll as a one-instrument MIDI file; held notes are merged."""
-    import pretty_midi
-
-    from rnnbench.io import atomic_open
-
-    midi = pretty_midi.PrettyMIDI()
-    instrument = pretty_midi.Instrument(program=program)
-    padded = np.vstack(
-        [np.zeros((1, roll.shape[1])), roll, np.zeros((1, roll.shape[1]))]
-    )  # (T+2, 88)
-    changes = np.diff(padded.astype(np.int8), axis=0)  # (T+1, 88): +1 onset, -1 offset
-    for column in range(roll.shape[1]):
-        onsets = np.flatnonzero(changes[:, column] == 1)
-        offsets = np.flatnonzero(changes[:, column] == -1)
-        for onset, offset in zip(onsets, offsets, strict=True):
-            instrument.notes.append(
-                pretty_midi.Note(
-                    velocity=80,
-                    pitch=column + LOWEST_NOTE,
-                    start=onset * frame_seconds,
-                    end=offset * frame_seconds,
-                )
-            )
-    midi.instruments.append(instrument)
-    with atomic_open(path, "wb") as handle:
-        midi.write(handle)

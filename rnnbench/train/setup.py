@@ -48,4 +48,10 @@ def limit_splits(splits: Splits, config: Config) -> Splits:
     for name in SPLITS:
         if name not in splits:
             raise TrainingError(f"dataset '{config.data.name}' has no '{name}' split")
-    return {name: splits[name][:limit] if limit else splits[name] for name in SPLITS}
+    limited = {name: splits[name][:limit] if limit else splits[name] for name in SPLITS}
+    for name, sequences in limited.items():
+        if not any(len(sequence) >= 2 for sequence in sequences):
+            raise TrainingError(
+                f"dataset '{config.data.name}': the {name} split has no sequence of 2+ frames"
+            )
+    return limited

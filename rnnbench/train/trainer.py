@@ -67,7 +67,10 @@ def train(
     session = Session(config, run_dir, device, data, state, progress or _ignore)
     session.report(_event("start", session))
     status = _train_epochs(session)
-    return _finish(session, status)
+    try:
+        return _finish(session, status)
+    except KeyboardInterrupt:  # during the final evaluation: resume redoes only that
+        return _finish(session, "interrupted")
 
 
 def _ignore(event: Progress) -> None:
@@ -95,8 +98,6 @@ def _open_run(config: Config, run_dir: Path, device: torch.device, resume: bool)
 def _train_epochs(session: Session) -> Status:
     config, progression = session.config, session.state.progression
     buckets = length_buckets(session.data["train"], config.train.batch_size)
-    if not buckets:
-        raise TrainingError(f"dataset '{config.data.name}': no training sequence of 2+ frames")
     eval_batch = config.train.eval_batch_size
     try:
         while progression.epoch < config.train.max_epochs:

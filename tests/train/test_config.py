@@ -1,0 +1,167 @@
+"""Config loading, overrides, hashing, and every config error as one line with exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnnbench.cli import app
+from rnnbench.config import config_hash, config_to_yaml, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+PAPER_SIZES = {"tanh": 100, "gru": 46, "lstm": 36}
+DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
+
+VALID = """\
+data:
+  name: jsb
+model:
+  cell: gru
+  hidden_size: 8
+optim:
+  lr: 0.01
+"""
+
+
+def test_the_twelve_paper_configs_follow_the_paper() -> None:
+    files = sorted(path.name for path in (REPO / "configs" / "paper").glob("*.yaml"))
+    assert files == sorted(f"{d}-{c}.yaml" for d in DATASETS for c in PAPER_SIZES)
+    for name in files:
+        config = load_config(REPO / "configs" / "paper" / name)
+        dataset, cell = name.removesuffix(".yaml").rsplit("-", 1)
+        assert (config.data.name, config.model.cell) == (dataset, cell)
+        assert config.model.variant == "paper" and config.model.init == "paper"
+        assert config.model.hidden_size == PAPER_SIZES[cell]
+        assert (config.optim.weight_noise, config.optim.clip_norm) == (0.075, 1.0)
+
+
+def test_smoke_config_is_small() -> None:
+    config = load_config(REPO / "configs" / "smoke.yaml")
+    assert config.train.max_epochs <= 5 and config.data.max_sequences
+
+
+def test_overrides_are_yaml_scalars_and_names_are_canonical(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(VALID)
+    config = load_config(
+        path, ["optim.lr=3e-3", "train.num_threads=null", "data.name=JSB Chorales", "seed=7"]
+    )
+    assert config.optim.lr == 0.003 and config.train.num_threads is None
+    assert config.data.name == "jsb" and config.seed == 7
+
+
+def test_hash_is_stable_and_tracks_what_the_run_computes(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(VALID)
+    base = load_config(path)
+    assert config_hash(base) == config_hash(load_config(path))
+    assert len(config_hash(base)) == 12
+    reloaded = tmp_path / "again.yaml"
+    reloaded.write_text(config_to_yaml(base))
+    assert load_config(reloaded) == base and config_hash(load_config(reloaded)) == config_hash(base)
+    assert config_hash(load_config(path, ["optim.lr=0.02"])) != config_hash(base)
+    # where and how fast a run executes is not part of its identity
+    same = load_config(path, [f"data.data_dir={tmp_path}", "train.num_threads=2"])
+    assert config_hash(same) == config_hash(base)
+
+
+ERROR_CASES = {
+    "unknown top-level key": (VALID + "bogus: 1\n", [], "bogus: unknown key"),
+    "unknown nested key": (VALID + "  momentum: 0.9\n", [], "optim.momentum: unknown key"),
+    "wrong type": (VALID.replace("hidden_size: 8", "hidden_size: many"), [], "model.hidden_size"),
+    "bad choice": (VALID + "device: gpu\n", [], "device"),
+    "negative lr": (VALID.replace("lr: 0.01", "lr: -0.001"), [], "optim.lr"),
+    "zero lr": (VALID, ["optim.lr=0"], "optim.lr"),
+    "unknown dataset": (VALID.replace("name: jsb", "name: jsbb"), [], "data.name: unknown dataset"),
+    "unknown cell": (VALID.replace("cell: gru", "cell: rnn"), [], "model.cell: unknown cell"),
+    "bad variant": (VALID, ["model.variant=fast"], "model.variant"),
+    "missing key": (VALID.replace("lr: 0.01", "clip_norm: 1"), [], "optim.lr: missing"),
+    "empty section": (VALID.replace("  lr: 0.01\n", ""), [], "optim: expected a mapping"),
+    "yaml syntax": ("model: [unclosed\n", [], "YAML syntax error at line"),
+    "not a mapping": ("- a\n- b\n", [], "expected a mapping"),
+    "set without =": (VALID, ["optim.lr"], "--set 'optim.lr'"),
+    "set into a scalar": (VALID, ["model.cell.x=1"], "'model.cell' is not a section"),
+    "set unknown key": (VALID, ["optim.momentum=0.9"], "optim.momentum: unknown key"),
+    "set bad yaml": (VALID, ["optim.lr=[1"], "not a YAML scalar"),
+    "weight noise negative": (VALID, ["optim.weight_noise=-1"], "optim.weight_noise"),
+    "batch size zero": (VALID, ["train.batch_size=0"], "train.batch_size"),
+}
+
+
+def assert_one_error_line(result: object, expected: str, code: int = 2) -> None:
+    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert result.exit_code == code, result.output  # type: ignore[attr-defined]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+    assert "Traceback" not in result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_every_config_error_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+    text, overrides, expected = ERROR_CASES[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    arguments = ["train", str(path), "--run-dir", str(tmp_path / "run")]
+    for override in overrides:
+        arguments += ["--set", override]
+    result = CliRunner().invoke(app, arguments)
+    assert_one_error_line(result, expected)
+    if not case.startswith("set ") or case == "set unknown key":  # else it names the --set
+        assert str(path) in result.stderr  # the file is named too
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "nope.yaml")])
+    assert_one_error_line(result, "nope.yaml: config file not found")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["train"], "missing CONFIG"),
+        (
+            ["train", "configs/smoke.yaml", "--resume", "somewhere"],
+            "--resume RUN_DIR takes no CONFIG",
+        ),
+        (["train", "--resume", "/nonexistent/run"], "not a run directory"),
+        (["train", "configs/smoke.yaml", "--run-dir", "a", "--results-dir", "b"], "not both"),
+    ],
+)
+def test_bad_command_lines(arguments: list[str], expected: str) -> None:
+    result = CliRunner().invoke(app, arguments)
+    assert_one_error_line(result, expected)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_without_cuda(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(VALID + "device: cuda\n")
+    result = CliRunner().invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run")])
+    assert_one_error_line(result, "device: 'cuda' requested")
+
+
+def test_a_dataset_not_downloaded_is_one_line_exit_1(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(VALID.replace("name: jsb", f"name: jsb\n  data_dir: {tmp_path / 'empty'}"))
+    result = CliRunner().invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run")])
+    assert_one_error_line(result, "rnnbench data download jsb", code=1)
+
+
+@pytest.mark.parametrize(
+    ("make_run_dir", "expected", "code"),
+    [
+        (lambda root: root / "missing", "config.yaml: config file not found", 2),
+        (lambda root: root, "no checkpoint", 1),
+    ],
+)
+def test_sample_from_something_that_is_no_trained_run(
+    tmp_path: Path, make_run_dir: Callable[[Path], Path], expected: str, code: int
+) -> None:
+    (tmp_path / "config.yaml").write_text(VALID)
+    result = CliRunner().invoke(app, ["sample", str(make_run_dir(tmp_path))])
+    assert_one_error_line(result, expected, code=code)

@@ -1,0 +1,218 @@
+"""The trainer on small synthetic piano-rolls: the run record, determinism, resume, divergence."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from rnnbench.config import Config, config_hash, load_config
+from rnnbench.engine import KERNELS
+from rnnbench.errors import TrainingError
+from rnnbench.models import get_cell
+from rnnbench.records import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    METRICS_FILE,
+    PER_SEQUENCE_COLUMNS,
+    PER_SEQUENCE_FILE,
+    read_metrics,
+)
+from rnnbench.train import Progress, train
+
+Splits = dict[str, list[np.ndarray]]
+MakeConfig = Callable[..., Config]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def outcome(run_dir: Path) -> dict[str, Any]:
+    """Everything a run computes, without its timings."""
+    metrics = read_metrics(run_dir).model_dump()
+    for timing in ("wall_time_s", "frames_per_s", "run_id"):
+        metrics.pop(timing)
+    history = [
+        {k: v for k, v in row.items() if k != "wall_time_s"}
+        for row in read_csv(run_dir / HISTORY_FILE)
+    ]
+    checkpoint = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
+    return {
+        "metrics": metrics,
+        "history": history,
+        "per_sequence": (run_dir / PER_SEQUENCE_FILE).read_text(),
+        "best_model": {name: tensor.tolist() for name, tensor in checkpoint["best_model"].items()},
+    }
+
+
+def test_run_record_is_complete_and_consistent(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    config = tiny_config(train={"max_epochs": 6, "patience": 10})
+    metrics = train(config, tmp_path / "run", splits=synthetic_splits)
+    run_dir = tmp_path / "run"
+    assert metrics == read_metrics(run_dir)
+    assert metrics.status == "ok" and metrics.epochs == 6 and metrics.run_id == "run"
+    assert (metrics.params_recurrent, metrics.params_total) == (
+        3 * (88 * 8 + 64 + 8),
+        2328 + 8 * 88 + 88,
+    )
+    assert (
+        config_hash(load_config(run_dir / CONFIG_FILE))
+        == metrics.config_hash
+        == config_hash(config)
+    )
+
+    history = read_csv(run_dir / HISTORY_FILE)
+    assert tuple(history[0]) == HISTORY_COLUMNS
+    assert [int(row["epoch"]) for row in history] == list(range(1, 7))
+    valid = [float(row["nll_valid"]) for row in history]
+    assert metrics.best_epoch == int(np.argmin(valid)) + 1
+    assert metrics.nll_valid == pytest.approx(min(valid), rel=1e-9)  # the best weights were kept
+    assert valid[-1] < valid[0]  # it learned something
+
+    rows = read_csv(run_dir / PER_SEQUENCE_FILE)
+    assert tuple(rows[0]) == PER_SEQUENCE_COLUMNS
+    for split, value in (
+        ("train", metrics.nll_train),
+        ("valid", metrics.nll_valid),
+        ("test", metrics.nll_test),
+    ):
+        chosen = [row for row in rows if row["split"] == split]
+        assert len(chosen) == len(synthetic_splits[split])
+        pooled = sum(float(r["nll_sum"]) for r in chosen) / sum(int(r["frames"]) for r in chosen)
+        assert pooled == pytest.approx(value, rel=1e-9)
+    assert metrics.frame_acc_test is not None and 0 <= metrics.frame_acc_test <= 1
+
+    checkpoint = torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)
+    assert checkpoint["finished"] and checkpoint["progression"]["epoch"] == 6
+    assert not list(run_dir.glob(".*.tmp"))  # atomic writes left no temporaries
+
+
+def test_same_seed_same_result_other_seed_other_result(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    train(tiny_config(), tmp_path / "a", splits=synthetic_splits)
+    train(tiny_config(), tmp_path / "b", splits=synthetic_splits)
+    train(tiny_config(seed=4), tmp_path / "c", splits=synthetic_splits)
+    assert outcome(tmp_path / "a") == outcome(tmp_path / "b")
+    assert (
+        outcome(tmp_path / "a")["metrics"]["nll_test"]
+        != outcome(tmp_path / "c")["metrics"]["nll_test"]
+    )
+
+
+def interrupt_at_epoch(epoch: int) -> Callable[[Progress], None]:
+    def callback(event: Progress) -> None:
+        if event.stage == "epoch" and event.epoch == epoch:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_resume_after_an_interrupt_ends_at_the_uninterrupted_result(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig, cell: str
+) -> None:
+    config = tiny_config(model={"cell": cell}, train={"max_epochs": 5})
+    train(config, tmp_path / "reference", splits=synthetic_splits)
+
+    stopped = train(
+        config, tmp_path / "run", splits=synthetic_splits, progress=interrupt_at_epoch(2)
+    )
+    assert stopped.status == "interrupted" and stopped.epochs == 2
+    assert read_metrics(tmp_path / "run").status == "interrupted"
+    assert not (tmp_path / "run" / PER_SEQUENCE_FILE).exists()
+
+    resumed = train(config, tmp_path / "run", resume=True, splits=synthetic_splits)
+    assert resumed.status == "ok" and resumed.epochs == 5
+    assert outcome(tmp_path / "run") == outcome(tmp_path / "reference")
+
+
+def test_resume_after_an_interrupt_in_the_middle_of_an_epoch(
+    tmp_path: Path,
+    synthetic_splits: Splits,
+    tiny_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C inside a training step (the 12th step: epoch 3, as an epoch has 5 batches):
+    the partial epoch is dropped and redone from the last checkpoint."""
+    config = tiny_config(train={"max_epochs": 4})
+    train(config, tmp_path / "reference", splits=synthetic_splits)
+    calls = {"count": 0}
+    kernel = KERNELS.get("gru", get_cell("gru").reference_kernel)  # the one the reference used
+
+    def interrupting_kernel(*args: Any) -> torch.Tensor:
+        calls["count"] += torch.is_grad_enabled()  # training steps only, not evaluation
+        if calls["count"] == 12:
+            raise KeyboardInterrupt
+        return kernel(*args)
+
+    monkeypatch.setitem(KERNELS, "gru", interrupting_kernel)
+    stopped = train(config, tmp_path / "run", splits=synthetic_splits)
+    assert stopped.status == "interrupted" and stopped.epochs == 2
+    train(config, tmp_path / "run", resume=True, splits=synthetic_splits)
+    assert outcome(tmp_path / "run") == outcome(tmp_path / "reference")
+
+
+def test_a_huge_learning_rate_diverges_and_keeps_the_record(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    metrics = train(tiny_config(optim={"lr": 1e38}), tmp_path / "run", splits=synthetic_splits)
+    assert metrics.status == "diverged"
+    assert read_metrics(tmp_path / "run").status == "diverged"
+    assert metrics.nll_test is None
+    assert (tmp_path / "run" / CONFIG_FILE).is_file()
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    """A step size too small to move float32 weights: validation never improves after epoch 1."""
+    config = tiny_config(
+        optim={"lr": 1e-30, "weight_noise": 0.0}, train={"max_epochs": 50, "patience": 3}
+    )
+    metrics = train(config, tmp_path / "run", splits=synthetic_splits)
+    assert (metrics.epochs, metrics.best_epoch) == (4, 1)
+
+
+@pytest.mark.parametrize("variant", ["paper", "fused"])
+def test_batch_size_one_and_both_variants_train(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig, variant: str
+) -> None:
+    config = tiny_config(
+        model={"variant": variant, "cell": "lstm"}, train={"batch_size": 1, "max_epochs": 1}
+    )
+    metrics = train(config, tmp_path / "run", splits=synthetic_splits)
+    assert metrics.status == "ok" and metrics.variant == variant
+    assert metrics.nll_test is not None and np.isfinite(metrics.nll_test)
+
+
+def test_run_directories_are_not_overwritten_and_resume_checks_the_config(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    config = tiny_config(train={"max_epochs": 1})
+    first = train(config, tmp_path / "run", splits=synthetic_splits)
+    with pytest.raises(TrainingError, match="already holds a run"):
+        train(config, tmp_path / "run", splits=synthetic_splits)
+    # resuming a finished run is a no-op returning its metrics
+    assert train(config, tmp_path / "run", resume=True, splits=synthetic_splits) == first
+    stopped = tiny_config(train={"max_epochs": 3})
+    train(stopped, tmp_path / "other", splits=synthetic_splits, progress=interrupt_at_epoch(1))
+    with pytest.raises(TrainingError, match="config differs"):
+        train(
+            tiny_config(train={"max_epochs": 3}, seed=9),
+            tmp_path / "other",
+            resume=True,
+            splits=synthetic_splits,
+        )
+    assert (tmp_path / "run" / METRICS_FILE).is_file()
