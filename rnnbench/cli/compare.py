@@ -40,7 +40,10 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     ] = False,
     stats: Annotated[
         bool,
-        typer.Option("--stats", help="Paired bootstrap between cells (per-sequence test NLL)."),
+        typer.Option(
+            "--stats",
+            help="Paired bootstrap between cells (per-sequence test NLL); json: {rows, pairs}.",
+        ),
     ] = False,
     plot: Annotated[
         Path | None,
@@ -63,7 +66,12 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     ] = 0.25,
 ) -> None:
     """Aggregate runs into the paper's Table 2: best learning rate by validation NLL, seeds as
-    mean ± 95% t-interval, diverged runs counted. Optionally gate against a saved baseline (CI)."""
+    mean ± 95% t-interval, diverged runs counted. Optionally gate against a saved baseline (CI).
+
+    Exit status: 0 all good.
+    1: a cell regressed or is missing against --baseline, or a run record is unreadable.
+    2: usage error (no runs found, bad baseline file, bad option).
+    """
     from rnnbench import report
 
     if output_format not in FORMATS:
@@ -74,11 +82,16 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
         raise UsageError(
             "--stats needs a format that holds two tables: table, markdown, json or latex"
         )
+    report.check_tolerances(nll_tolerance, speed_tolerance)
     gate_baseline = report.load_baseline(baseline) if baseline is not None else None
     runs = report.load_runs(paths)
     result = report.aggregate(runs)
     rows = report.add_paper_columns(result.rows) if paper else result.rows
     pairs = report.cell_pairs(result) if stats else None
+    if pairs is not None and pairs.empty:
+        err.print(
+            "--stats: no dataset has two cells with finished runs to compare", highlight=False
+        )
     _print_results(rows, pairs, output_format)
     if plot is not None:
         for path in report.write_plots(result, runs, plot):
@@ -88,7 +101,7 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     if save_baseline is not None:
         report.save_baseline(save_baseline, result.rows, fingerprint)
         err.print(f"wrote baseline {save_baseline} ({len(result.rows)} cells)", highlight=False)
-    if gate_baseline is not None:
+    if baseline is not None and gate_baseline is not None:
         gate = report.check_against(
             gate_baseline, result.rows, fingerprint, nll_tolerance, speed_tolerance
         )
@@ -100,9 +113,11 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
 def _print_results(rows: pd.DataFrame, pairs: pd.DataFrame | None, output_format: str) -> None:
     """The rows (and the paired comparisons, with --stats) in the chosen format, to stdout."""
     from rnnbench.report import formats
+    from rnnbench.report.paper import paper_table
 
     if output_format == "table":
-        _print_rich(*formats.display_table(rows), ROWS_TITLE)
+        caption = f"paper: {paper_table().source}" if "paper_nll_test" in rows.columns else None
+        _print_rich(*formats.display_table(rows), ROWS_TITLE, caption)
         if pairs is not None:
             _print_rich(*formats.pairs_display(pairs), PAIRS_TITLE)
         return
@@ -122,10 +137,12 @@ ROWS_TITLE = (
 PAIRS_TITLE = "Paired bootstrap of pooled test NLL, A − B (negative: A better), 95% interval"
 
 
-def _print_rich(headers: list[str], cells: list[list[str]], title: str) -> None:
+def _print_rich(
+    headers: list[str], cells: list[list[str]], title: str, caption: str | None = None
+) -> None:
     from rnnbench.report.formats import TEXT_HEADERS
 
-    table = Table(title=title)
+    table = Table(title=title, caption=caption, caption_justify="left")
     for header in headers:
         table.add_column(header, justify="left" if header in TEXT_HEADERS else "right")
     for cell_row in cells:
@@ -133,7 +150,7 @@ def _print_rich(headers: list[str], cells: list[list[str]], title: str) -> None:
     if out.is_terminal:
         out.print(table)
         return
-    # Piped or captured (CI logs): the table's natural width instead of squashing it into 80 columns.
+    # Piped or captured (CI logs): the natural width instead of squashing the table into 80 columns.
     natural = out.measure(table, options=out.options.update(max_width=10_000)).maximum
     Console(file=out.file, width=max(natural, out.width), soft_wrap=True).print(table)
 

@@ -1,8 +1,10 @@
 """Aggregate runs into one row per (dataset, cell, variant), the way the paper built Table 2.
 
-Within a group, runs whose settings differ (learning rate, and hidden size / batch size / weight
-noise if those vary) form a search: the setting with the best mean validation NLL is chosen. Runs
-of the chosen setting that differ only in seed are summarized by mean, std, n and a 95% t-interval.
+A setting is a run's resolved config less its seed (runs without config.yaml: hidden size, batch
+size, weight noise and learning rate). Within a group, different settings (in practice: learning
+rates) form a search, and the setting with the best mean validation NLL is chosen, as the paper
+did. Runs of the chosen setting that differ only in seed are summarized by mean, std, n and a 95%
+t-interval. Runs on a subset of a dataset (data.max_sequences) form their own dataset.
 Runs that diverged or stopped early are counted in every row (n_diverged, n_interrupted), never
 dropped silently.
 """
@@ -13,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rnnbench.report.load import RUN_DIR_COLUMN
+from rnnbench.report.load import RUN_DIR_COLUMN, SETTING_KEY_COLUMN
 from rnnbench.report.paper import paper_table
 from rnnbench.report.stats import summarize_seeds
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 GROUP_COLUMNS = ("dataset", "cell", "variant")
-SETTING_COLUMNS = ("hidden_size", "batch_size", "weight_noise", "lr")
 CELL_ORDER = ("tanh", "gru", "lstm")
 INCOMPLETE_STATUSES = ("interrupted", "running")
 
@@ -50,7 +51,7 @@ ROW_COLUMNS = (
     "nll_train_std", "nll_valid_std", "nll_test_std", "nll_test_ci_low", "nll_test_ci_high",
     "frame_acc_test", "wall_time_s", "epochs", "best_epoch", "frames_per_s",
     "n_runs", "n_settings", "n_total", "n_diverged", "n_interrupted",
-    "device", "torch_version", "best_run",
+    "num_threads", "device", "torch_version", "best_run",
 )  # fmt: skip
 
 
@@ -77,12 +78,12 @@ def aggregate(runs: pd.DataFrame) -> Aggregate:
         row, selection = _aggregate_group(group_key, group)
         rows.append(row)
         selections[group_key] = selection
+    rows.sort(key=_row_rank)
     table = pd.DataFrame.from_records(rows, columns=list(ROW_COLUMNS))
-    order = sorted(range(len(table)), key=lambda i: _row_rank(table.iloc[i]))
-    return Aggregate(rows=table.iloc[order].reset_index(drop=True), selections=selections)
+    return Aggregate(rows=table, selections=selections)
 
 
-def _row_rank(row: pd.Series) -> tuple[str, tuple[int, str], str]:
+def _row_rank(row: dict[str, Any]) -> tuple[str, tuple[int, str], str]:
     return (str(row["dataset"]), cell_rank(str(row["cell"])), str(row["variant"]))
 
 
@@ -90,37 +91,36 @@ def _aggregate_group(key: GroupKey, group: pd.DataFrame) -> tuple[dict[str, Any]
     usable = group[group["_usable"]]
     incomplete = group["status"].isin(INCOMPLETE_STATUSES)
     counts = {
-        "n_settings": int(group.groupby(list(SETTING_COLUMNS)).ngroups),
+        "n_settings": int(group[SETTING_KEY_COLUMN].nunique()),
         "n_total": len(group),
-        "n_diverged": int(
-            (~group["_usable"] & ~incomplete).sum()
-        ),  # diverged, or ok with no finite NLL
+        # diverged, or finished without a finite validation/test NLL
+        "n_diverged": int((~group["_usable"] & ~incomplete).sum()),
         "n_interrupted": int(incomplete.sum()),
     }
     if usable.empty:
         return _empty_row(key, group, counts), Selection(key, (), None)
     chosen = _choose_setting(usable)
-    best = chosen.loc[chosen["nll_valid"].idxmin()]
-    row = {**dict(zip(GROUP_COLUMNS, key, strict=True)), **counts}
+    best = chosen.sort_values("nll_valid", kind="stable").iloc[0]
+    best_run = str(best[RUN_DIR_COLUMN])
+    row = {**dict(zip(GROUP_COLUMNS, key, strict=True)), **counts, "best_run": best_run}
     row.update(_setting_fields(best))
     row.update(_seed_fields(chosen))
-    row["best_run"] = str(best[RUN_DIR_COLUMN])
-    selection = Selection(key, tuple(str(d) for d in chosen[RUN_DIR_COLUMN]), row["best_run"])
+    selection = Selection(key, tuple(str(d) for d in chosen[RUN_DIR_COLUMN]), best_run)
     return row, selection
 
 
 def _choose_setting(usable: pd.DataFrame) -> pd.DataFrame:
     """The usable runs of the setting with the lowest mean validation NLL (ties: the first)."""
-    scores = usable.groupby(list(SETTING_COLUMNS))["nll_valid"].mean()
-    best_setting = scores.idxmin()
-    matches = (usable[list(SETTING_COLUMNS)] == list(best_setting)).all(axis=1)
-    return usable[matches].sort_values("seed")
+    scores = usable.groupby(SETTING_KEY_COLUMN, sort=True)["nll_valid"].mean()
+    best_key = str(scores.index[int(scores.to_numpy().argmin())])
+    return usable[usable[SETTING_KEY_COLUMN] == best_key].sort_values("seed")
 
 
 def _setting_fields(run: pd.Series) -> dict[str, Any]:
     names = ("hidden_size", "params_recurrent", "params_total", "lr", "batch_size", "weight_noise")
     fields: dict[str, Any] = {name: run[name] for name in names}
     fields["torch_version"] = run["torch_version"]
+    fields["num_threads"] = run.get("num_threads")
     return fields
 
 

@@ -48,8 +48,16 @@ DISPLAY_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
     ("frames_per_s", "frames/s", _number("{:,.0f}")),
     ("runs", "runs used/all", _text),
     ("n_diverged", "diverged", _number("{:.0f}")),
+    ("n_interrupted", "interrupted", _number("{:.0f}")),
 )
-OPTIONAL_COLUMNS = ("nll_test_ci95", "paper_nll_train", "paper_nll_test", "delta_nll_test")
+# Shown only when some row has a value (NaN and, for counts, 0 are "no value").
+OPTIONAL_COLUMNS = (
+    "nll_test_ci95", "paper_nll_train", "paper_nll_test", "delta_nll_test", "n_interrupted",
+)  # fmt: skip
+
+
+def _empty(column: pd.Series) -> bool:
+    return bool(column.isna().all() or (column.name == "n_interrupted" and (column == 0).all()))
 
 
 def _missing(value: Any) -> bool:
@@ -68,8 +76,7 @@ def display_table(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     layout = [
         (column, header, render)
         for column, header, render in DISPLAY_COLUMNS
-        if column in table.columns
-        and not (column in OPTIONAL_COLUMNS and table[column].isna().all())
+        if column in table.columns and not (column in OPTIONAL_COLUMNS and _empty(table[column]))
     ]
     headers = [header for _, header, _ in layout]
     cells = [[render(row[column]) for column, _, render in layout] for _, row in table.iterrows()]
@@ -136,6 +143,9 @@ LATEX_SPECIAL = {
     "$": r"\$",
     "±": r"$\pm$",
     "Δ": r"$\Delta$",
+    "−": r"$-$",
+    "<": r"$<$",
+    ">": r"$>$",
 }
 
 

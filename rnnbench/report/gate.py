@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 BASELINE_SCHEMA = "rnnbench-baseline/1"
 FINGERPRINT_KEYS = ("cpu_model", "cpu_cores", "torch_threads", "torch_version", "device")
+LOCAL_COLUMNS = ("best_run",)  # paths on the machine that ran the suite: kept out of baselines
 NLL_TOLERANCE = 0.05
 SPEED_TOLERANCE = 0.25
 
@@ -44,19 +45,32 @@ def cpu_model() -> str:
 
 
 def machine_fingerprint(rows: pd.DataFrame) -> dict[str, Any]:
-    """What throughput depends on: CPU, cores, torch threads and version, and the runs' device."""
-    import torch
-
-    devices = sorted({str(d) for d in rows["device"] if isinstance(d, str) and d})
+    """What throughput depends on: this machine's CPU and cores, and the runs' torch threads
+    (train.num_threads; null = one per core), torch version and device."""
+    cores = os.cpu_count()
+    column: Any = rows["num_threads"] if "num_threads" in rows.columns else [None]
+    threads = {str(cores) if _missing(n) else str(int(n)) for n in column}
     return {
         "cpu_model": cpu_model(),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_version": torch.__version__,
-        "device": ",".join(devices),
+        "cpu_cores": cores,
+        "torch_threads": ",".join(sorted(threads)),
+        "torch_version": _joined(rows["torch_version"]),
+        "device": _joined(rows["device"]),
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _joined(values: Any) -> str:
+    """Distinct non-empty values, sorted and comma-joined (devices may already be joined)."""
+    parts = {
+        part for value in values if isinstance(value, str) for part in value.split(",") if part
+    }
+    return ",".join(sorted(parts))
 
 
 def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -> None:
@@ -68,7 +82,7 @@ def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "rnnbench_version": __version__,
             "fingerprint": fingerprint,
-            "rows": to_records(rows),
+            "rows": to_records(rows.drop(columns=list(LOCAL_COLUMNS), errors="ignore")),
         },
     )
 
@@ -133,6 +147,13 @@ def fingerprint_difference(baseline: dict[str, Any], current: dict[str, Any]) ->
     ]
 
 
+def check_tolerances(nll_tolerance: float, speed_tolerance: float) -> None:
+    if not nll_tolerance >= 0:
+        raise UsageError(f"--nll-tolerance {nll_tolerance}: must be >= 0 (nats per frame)")
+    if not 0 <= speed_tolerance < 1:
+        raise UsageError(f"--speed-tolerance {speed_tolerance}: must be in [0, 1) (a fraction)")
+
+
 def check_against(
     baseline: Baseline,
     rows: pd.DataFrame,
@@ -141,8 +162,7 @@ def check_against(
     speed_tolerance: float = SPEED_TOLERANCE,
 ) -> GateResult:
     """Compare aggregated rows with the baseline, cell by cell."""
-    if nll_tolerance < 0 or not 0 <= speed_tolerance < 1:
-        raise UsageError("--nll-tolerance must be >= 0 and --speed-tolerance in [0, 1)")
+    check_tolerances(nll_tolerance, speed_tolerance)
     differences = fingerprint_difference(baseline.fingerprint, fingerprint)
     result = GateResult(speed_compared=not differences)
     result.speed_note = (

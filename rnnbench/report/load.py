@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rnnbench.errors import UsageError
 from rnnbench.records import (
+    CONFIG_FILE,
     HISTORY_COLUMNS,
     HISTORY_FILE,
     METRICS_FILE,
@@ -22,7 +25,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RUN_DIR_COLUMN = "run_dir"
+SETTING_KEY_COLUMN = "setting_key"  # runs with equal keys differ at most in seed
 METRIC_COLUMNS = tuple(RunMetrics.model_fields)
+# Fields of metrics.json that identify a setting when a run has no config.yaml.
+METRIC_SETTING_FIELDS = ("hidden_size", "batch_size", "weight_noise", "lr")
+# Config fields that do not change what a run computes: left out of the setting key.
+CONFIG_IGNORED = (("seed",), ("data", "data_dir"))
 
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
@@ -55,12 +63,58 @@ def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
     for run_dir in run_dirs:
         metrics = read_metrics(run_dir)
         row = {name: getattr(metrics, name) for name in METRIC_COLUMNS}
+        row.update(_config_fields(run_dir, row))
+        threads = (metrics.model_extra or {}).get(
+            "num_threads"
+        )  # torch threads the run really used
+        if isinstance(threads, int):
+            row["num_threads"] = threads
         row[RUN_DIR_COLUMN] = str(run_dir)
         records.append(row)
     frame = pd.DataFrame.from_records(records)
     for column in ("nll_train", "nll_valid", "nll_test", "frame_acc_test"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
+
+
+def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """setting_key, num_threads and, for a run on the first N sequences only, a dataset name that
+    says so (such runs are never pooled with, or compared to the paper as, the full dataset)."""
+    config = _read_config(run_dir)
+    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    fields: dict[str, Any] = {"num_threads": train.get("num_threads") if train else None}
+    subset = data.get("max_sequences") if data else None
+    if isinstance(subset, int):
+        fields["dataset"] = f"{metrics['dataset']} (first {subset})"
+    if config:
+        for path in CONFIG_IGNORED:
+            _drop(config, path)
+        identity: Any = config
+    else:
+        identity = {name: metrics[name] for name in METRIC_SETTING_FIELDS}
+    text = json.dumps(identity, sort_keys=True, default=str)
+    fields[SETTING_KEY_COLUMN] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return fields
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    """The run's resolved config.yaml as a mapping; {} when absent or unreadable."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _drop(mapping: dict[str, Any], path: tuple[str, ...]) -> None:
+    node: Any = mapping
+    for part in path[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
 
 
 def read_history(run_dir: Path) -> pd.DataFrame:

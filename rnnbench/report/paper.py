@@ -36,6 +36,18 @@ def _normalize(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def _registry_aliases(paper_names: set[str]) -> dict[str, str]:
+    """Every spelling the dataset registry accepts for the paper's four datasets."""
+    from rnnbench.data import builtin_specs
+
+    return {
+        _normalize(alias): name
+        for name, spec in builtin_specs().items()
+        if name in paper_names
+        for alias in (name, *spec.aliases)
+    }
+
+
 @functools.cache
 def paper_table() -> PaperTable:
     """Read the shipped Table 2 once."""
@@ -50,6 +62,7 @@ def paper_table() -> PaperTable:
         for canonical, entry in data["datasets"].items()
         for alias in [canonical, *entry["aliases"]]
     }
+    aliases.update(_registry_aliases(set(data["datasets"])))
     return PaperTable(
         source=" ".join(data["source"].split()), url=data["url"], values=values, aliases=aliases
     )

@@ -13,6 +13,8 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rnnbench.io import atomic_write_bytes
 from rnnbench.report.aggregate import Aggregate, add_paper_columns, cell_rank
 from rnnbench.report.load import RUN_DIR_COLUMN, read_history
@@ -62,7 +64,7 @@ def learning_curve_figure(dataset: str, curves: dict[str, tuple[pd.DataFrame, st
                 history[x_name], history[y_name], color=cell_color(cell), label=label, lw=1.8
             )
             if y_name == "nll_valid" and history[y_name].notna().any():
-                best = history.loc[history[y_name].idxmin()]
+                best = history.iloc[int(np.nanargmin(history[y_name].to_numpy(dtype=float)))]
                 panel.plot(
                     best[x_name], best[y_name], "o", color=cell_color(cell), ms=6, mfc="white"
                 )
@@ -76,23 +78,30 @@ def learning_curve_figure(dataset: str, curves: dict[str, tuple[pd.DataFrame, st
     return figure
 
 
-def test_nll_figure(rows: pd.DataFrame, runs: pd.DataFrame, aggregate: Aggregate) -> Figure:
+def nll_comparison_figure(rows: pd.DataFrame, runs: pd.DataFrame, aggregate: Aggregate) -> Figure:
     """One panel per dataset: our test NLL per cell (mean of seeds, 95% t-interval, each seed as a
     dot) beside the paper's Table 2 value."""
+    from matplotlib.lines import Line2D
+
     rows = add_paper_columns(rows)
     datasets = list(dict.fromkeys(rows["dataset"]))
-    figure = _new_figure(max(4.5, 3.8 * len(datasets)), 4.8)
+    figure = _new_figure(max(7.5, 4.0 * len(datasets)), 5.2)
     axes = figure.subplots(1, len(datasets), squeeze=False)[0]
     for panel, dataset in zip(axes, datasets, strict=True):
         _test_nll_panel(panel, rows[rows["dataset"] == dataset], runs, aggregate)
         panel.set_title(dataset)
     axes[0].set_ylabel(f"test {NLL_LABEL}")
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=9)
-    figure.suptitle(
-        "Test NLL per cell: this run vs the paper's Table 2 (lower is better)", fontsize=12
-    )
+    legend = [
+        Line2D([], [], ls="", marker=".", color="gray", alpha=0.6, label="our runs, one per seed"),
+        Line2D([], [], ls="-", marker="o", color="gray", label="ours: mean ± 95% t-interval"),
+        Line2D([], [], ls="", marker="D", color="black", mfc="none", label="paper, Table 2"),
+    ]
+    figure.legend(handles=legend, loc="outside lower center", ncols=3, fontsize=9)
+    figure.suptitle("Test NLL per cell: ours vs the paper's Table 2 (lower is better)", fontsize=12)
     return figure
+
+
+SEED_OFFSET, OURS_OFFSET, PAPER_OFFSET = -0.26, -0.14, 0.22
 
 
 def _test_nll_panel(
@@ -101,22 +110,33 @@ def _test_nll_panel(
     labels = []
     for position, (_, row) in enumerate(rows.iterrows()):
         color = cell_color(str(row["cell"]))
-        labels.append(f"{row['cell']}\n{row['variant']}")
+        labels.append(_cell_label(row))
         seeds = runs[runs[RUN_DIR_COLUMN].isin(_chosen(aggregate, row))]["nll_test"]
-        panel.plot([position - 0.12] * len(seeds), seeds, ".", color=color, alpha=0.45, ms=5,
-                   label="our runs (one per seed)" if position == 0 else None)  # fmt: skip
-        error = _interval(row)
-        ours_label = "ours: mean, 95% t-interval" if position == 0 else None
-        panel.errorbar([position - 0.12], [row["nll_test"]], yerr=error, fmt="o", color=color,
-                       ms=8, capsize=4, label=ours_label)  # fmt: skip
+        panel.plot([position + SEED_OFFSET] * len(seeds), seeds, ".", color=color, alpha=0.5)
+        if not math.isnan(float(row["nll_test"])):
+            panel.errorbar([position + OURS_OFFSET], [row["nll_test"]], yerr=_interval(row),
+                           fmt="o", color=color, ms=8, capsize=4)  # fmt: skip
+            panel.annotate(f"{row['nll_test']:.2f}", (position + OURS_OFFSET, row["nll_test"]),
+                           xytext=(7, 0), textcoords="offset points", ha="left", va="center",
+                           fontsize=8, color=color)  # fmt: skip
         if not math.isnan(float(row["paper_nll_test"])):
-            paper_label = "paper (Table 2)" if position == 0 else None
-            panel.plot([position + 0.12], [row["paper_nll_test"]], "D", color="black", mfc="none",
-                       ms=8, label=paper_label)  # fmt: skip
+            panel.plot([position + PAPER_OFFSET], [row["paper_nll_test"]], "D", color="black",
+                       mfc="none", ms=8)  # fmt: skip
+            panel.annotate(f"{row['paper_nll_test']:.2f}", (position + PAPER_OFFSET,
+                           row["paper_nll_test"]), xytext=(8, 0), textcoords="offset points",
+                           va="center", fontsize=8)  # fmt: skip
     panel.set_xticks(range(len(labels)), labels)
-    panel.set_xlim(-0.6, len(labels) - 0.4)
-    panel.set_xlabel("cell / variant")
+    panel.set_xlim(-0.7, len(labels) - 0.3)
+    panel.margins(y=0.12)
+    panel.set_xlabel("cell (variant)")
     panel.grid(axis="y", alpha=0.3)
+
+
+def _cell_label(row: pd.Series) -> str:
+    label = f"{row['cell']}\n({row['variant']})"
+    if int(row["n_runs"]) == 0:
+        return label + "\nno finished run"
+    return label + f"\nn={int(row['n_runs'])}"
 
 
 def _chosen(aggregate: Aggregate, row: pd.Series) -> tuple[str, ...]:
@@ -141,12 +161,15 @@ def learning_curves(
     aggregate: Aggregate,
 ) -> dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]]:
     """Histories of each group's best run, by (dataset, variant) then cell."""
-    rows = aggregate.rows.set_index(["dataset", "cell", "variant"])
+    rows = {
+        (str(row["dataset"]), str(row["cell"]), str(row["variant"])): row
+        for _, row in aggregate.rows.iterrows()
+    }
     curves: dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]] = {}
     for key, selection in sorted(aggregate.selections.items()):
         if selection.best_run is None:
             continue
-        row = rows.loc[key]
+        row = rows[key]
         label = f"{key[1]} ({int(row['hidden_size'])}), lr {float(row['lr']):.1e}"
         curves.setdefault((key[0], key[2]), {})[key[1]] = (
             read_history(Path(selection.best_run)),
@@ -166,7 +189,7 @@ def write_plots(aggregate: Aggregate, runs: pd.DataFrame, out_dir: Path) -> list
         written += save_figure(learning_curve_figure(title, curves), out_dir / stem)
     if aggregate.rows["nll_test"].notna().any():
         written += save_figure(
-            test_nll_figure(aggregate.rows, runs, aggregate), out_dir / "test_nll"
+            nll_comparison_figure(aggregate.rows, runs, aggregate), out_dir / "test_nll"
         )
     return written
 
@@ -184,4 +207,4 @@ def save_figure(figure: Figure, stem: Path) -> list[Path]:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")

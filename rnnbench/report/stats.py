@@ -26,7 +26,7 @@ class SeedSummary:
 
 def summarize_seeds(values: npt.ArrayLike) -> SeedSummary:
     """Mean, std, n and the 95% t-interval of the mean over finite values (one per seed)."""
-    from scipy import stats
+    from scipy.special import stdtrit  # Student-t quantile; scipy.stats costs seconds to import
 
     array = np.asarray(values, dtype=float)
     array = array[np.isfinite(array)]
@@ -37,7 +37,7 @@ def summarize_seeds(values: npt.ArrayLike) -> SeedSummary:
     if n < 2:
         return SeedSummary(mean, math.nan, 1, math.nan, math.nan)
     std = float(array.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df=n - 1)) * std / math.sqrt(n)
+    half = float(stdtrit(n - 1, 0.5 + CONFIDENCE / 2)) * std / math.sqrt(n)
     return SeedSummary(mean, std, n, mean - half, mean + half)
 
 
@@ -74,7 +74,7 @@ def paired_bootstrap(
     resampled = _resampled_differences(delta, weights, n_resamples, seed)
     alpha = (1 - CONFIDENCE) / 2
     low, high = np.quantile(resampled, [alpha, 1 - alpha])
-    tail = min(np.mean(resampled <= 0), np.mean(resampled >= 0))
+    tail = min(float(np.mean(resampled <= 0)), float(np.mean(resampled >= 0)))
     return PairedDifference(
         difference=observed,
         ci_low=float(low),

@@ -1,4 +1,4 @@
-"""Synthetic run directories written in the real run-record format (records.py), for report tests."""
+"""Synthetic run directories in the real run-record format (records.py), for report tests."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
-from rnnbench.io import atomic_write_json, atomic_open
+from rnnbench.io import atomic_open, atomic_write_json, atomic_write_text
 from rnnbench.records import (
+    CONFIG_FILE,
     HISTORY_COLUMNS,
     HISTORY_FILE,
     METRICS_FILE,
@@ -89,6 +91,8 @@ def make_run(tmp_path: Path) -> MakeRun:
         variant: str = "paper",
         deviations: list[float] | None = None,
         root: Path | None = None,
+        max_sequences: int | None = None,
+        max_epochs: int = 500,
     ) -> Path:
         hidden = HIDDEN.get(cell, 50)
         run_id = f"{dataset}-{cell}-{variant}-lr{lr:g}-s{seed}-{next(counter)}"
@@ -103,6 +107,14 @@ def make_run(tmp_path: Path) -> MakeRun:
             torch_version="2.13.0", rnnbench_version="0.1.0", config_hash=f"hash{lr:g}",
         )  # fmt: skip
         atomic_write_json(run_dir / METRICS_FILE, metrics.model_dump())
+        config = {
+            "seed": seed, "device": "cpu",
+            "data": {"data_dir": str(tmp_path), "name": dataset, "max_sequences": max_sequences},
+            "model": {"cell": cell, "variant": variant, "hidden_size": hidden, "init": "paper"},
+            "optim": {"lr": lr, "weight_noise": 0.075, "clip_norm": 1.0},
+            "train": {"batch_size": 1, "max_epochs": max_epochs, "patience": 20, "num_threads": 1},
+        }  # fmt: skip
+        atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))
         curve_end = (nll_train or 7.0, nll_valid or 8.0)
         write_csv(run_dir / HISTORY_FILE, HISTORY_COLUMNS, history_rows(epochs, *curve_end, lr))
         if nll_test is not None:

@@ -1,4 +1,4 @@
-"""Aggregation over synthetic run directories in the real format: lr search, seeds, diverged runs."""
+"""Aggregation over synthetic run directories (real format): lr search, seeds, diverged runs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from rnnbench.errors import UsageError
-from rnnbench.records import METRICS_FILE, RecordError
+from rnnbench.records import CONFIG_FILE, METRICS_FILE, RecordError
 from rnnbench.report import add_paper_columns, aggregate, load_runs
 
 from .conftest import MakeRun
@@ -100,3 +100,30 @@ def test_invalid_metrics_names_the_file(make_run: MakeRun) -> None:
     (run_dir / METRICS_FILE).write_text(json.dumps(data))
     with pytest.raises(RecordError, match=r"metrics\.json: invalid metrics"):
         load_runs([run_dir])
+
+
+def test_seeds_of_different_configs_are_not_pooled(make_run: MakeRun, tmp_path: Path) -> None:
+    make_run(seed=0, max_epochs=500, nll_valid=8.0, nll_test=8.5)
+    make_run(seed=1, max_epochs=500, nll_valid=8.2, nll_test=8.7)
+    make_run(seed=0, max_epochs=5, nll_valid=8.9, nll_test=9.0)  # same lr, another config
+    row = aggregate(load_runs([tmp_path / "runs"])).rows.iloc[0]
+    assert (row["n_settings"], row["n_runs"]) == (2, 2)
+    assert row["nll_test"] == pytest.approx(8.6)
+
+
+def test_runs_without_config_fall_back_to_metrics_settings(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    for seed, lr in ((0, 1e-3), (1, 1e-3), (0, 1e-2)):
+        (make_run(seed=seed, lr=lr) / CONFIG_FILE).unlink()
+    row = aggregate(load_runs([tmp_path / "runs"])).rows.iloc[0]
+    assert (row["n_settings"], row["n_runs"]) == (2, 2)
+
+
+def test_subset_runs_are_their_own_dataset(make_run: MakeRun, tmp_path: Path) -> None:
+    make_run(nll_test=8.5)
+    make_run(nll_test=6.0, nll_valid=5.0, max_sequences=64)  # better NLL on a slice: not comparable
+    rows = add_paper_columns(aggregate(load_runs([tmp_path / "runs"])).rows).set_index("dataset")
+    assert rows.loc["jsb", "nll_test"] == pytest.approx(8.5)
+    assert rows.loc["jsb (first 64)", "nll_test"] == pytest.approx(6.0)
+    assert math.isnan(rows.loc["jsb (first 64)", "paper_nll_test"])

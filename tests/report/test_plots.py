@@ -1,0 +1,65 @@
+"""Plots: real PNG/SVG files read back, and the figures' axes inspected."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from rnnbench.report import aggregate, load_runs, write_plots
+from rnnbench.report.plots import learning_curve_figure, learning_curves, nll_comparison_figure
+
+from .conftest import MakeRun
+
+
+@pytest.fixture
+def two_datasets(paper_suite: Path, make_run: MakeRun) -> Path:
+    for cell, test in (("tanh", 3.3), ("gru", 3.2), ("lstm", 3.25)):
+        make_run("nottingham", cell, nll_test=test, nll_valid=test - 0.05, nll_train=test - 0.3)
+    return paper_suite
+
+
+def test_learning_curve_figure_has_four_labeled_panels_one_line_per_cell(paper_suite: Path) -> None:
+    result = aggregate(load_runs([paper_suite]))
+    curves = learning_curves(result)[("jsb", "paper")]
+    figure = learning_curve_figure("jsb", curves)
+    assert len(figure.axes) == 4
+    for axes in figure.axes:
+        assert axes.get_xlabel() in ("epoch", "wall-clock time (s)")
+        assert "nats" in axes.get_ylabel() and axes.get_title()
+        curve_lines = [line for line in axes.get_lines() if len(line.get_xdata()) > 1]
+        assert len(curve_lines) == 3  # tanh, gru, lstm
+    legend_texts = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert [text.split()[0] for text in legend_texts] == ["tanh", "gru", "lstm"]
+
+
+def test_comparison_figure_has_one_panel_per_dataset(two_datasets: Path) -> None:
+    runs = load_runs([two_datasets])
+    result = aggregate(runs)
+    figure = nll_comparison_figure(result.rows, runs, result)
+    assert [axes.get_title() for axes in figure.axes] == ["jsb", "nottingham"]
+    jsb = figure.axes[0]
+    paper_markers = [line for line in jsb.get_lines() if line.get_marker() == "D"]
+    assert sorted(float(line.get_ydata()[0]) for line in paper_markers) == [8.54, 8.67, 9.10]
+    assert len(figure.legends) == 1
+
+
+def test_write_plots_writes_readable_png_and_svg(two_datasets: Path, tmp_path: Path) -> None:
+    runs = load_runs([two_datasets])
+    written = write_plots(aggregate(runs), runs, tmp_path / "plots")
+    names = sorted(path.name for path in written)
+    assert names == sorted(
+        f"{stem}.{ext}"
+        for stem in ("learning_curves_jsb", "learning_curves_nottingham", "test_nll")
+        for ext in ("png", "svg")
+    )
+    for path in written:
+        if path.suffix == ".png":
+            pixels = matplotlib.image.imread(path)
+            assert pixels.ndim == 3 and pixels.shape[0] > 500 and pixels.shape[1] > 700
+            assert pixels.std() > 0.05  # not a blank canvas
+        else:
+            root = ET.parse(path).getroot()
+            assert root.tag.endswith("svg")
