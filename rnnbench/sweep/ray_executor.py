@@ -63,7 +63,11 @@ class RayExecutor:
                 ignore_reinit_error=True,
                 **options,
             )
-        self._size(int(ray.cluster_resources().get("CPU", 1)))
+        try:
+            self._size(int(ray.cluster_resources().get("CPU", 1)))
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def _size(self, cluster_cpus: int) -> None:

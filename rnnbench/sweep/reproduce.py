@@ -38,7 +38,6 @@ QUICK_NOTE = (
     "A first look at the pipeline, not the paper's protocol: "
     "compare with the paper only after a full run."
 )
-VARIANTS = ("paper", "fused")
 
 
 def reproduce_spec(
