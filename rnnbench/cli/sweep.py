@@ -1,9 +1,323 @@
-"""`rnnbench sweep` commands (placeholder: filled in by its issue)."""
+"""`rnnbench sweep` and `rnnbench reproduce`: the paper's learning-rate search, resumable."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from rnnbench.cli._common import err, out, report_errors
+
+if TYPE_CHECKING:
+    from rnnbench.sweep import SweepProgress, SweepResult, SweepSpec, Trial
+
+
+class ExecutorName(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+class Variant(StrEnum):
+    paper = "paper"
+    fused = "fused"
+
+
+DatasetsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--datasets",
+        help="jsb, nottingham, musedata, piano-midi (repeat or comma-separate).",
+    ),
+]
+CellsOption = Annotated[
+    list[str] | None,
+    typer.Option("--cells", help="tanh, gru, lstm (repeat or comma-separate)."),
+]
+TrialsOption = Annotated[
+    int, typer.Option("--trials", help="Learning rates per pair: exp(U(-12,-6)).")
+]
+SeedsOption = Annotated[int, typer.Option("--seeds", help="Seeds 0..K-1 per learning rate.")]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", help="Trials at once (default: one per core)."),
+]
+ExecutorOption = Annotated[ExecutorName, typer.Option("--executor", help="Where trials run.")]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="Join this Ray cluster (default: local Ray)."),
+]
+SweepSeedOption = Annotated[int, typer.Option("--sweep-seed", help="Seed of the lr draws.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override in every trial: a.b=value."),
+]
+ExtendOption = Annotated[
+    bool,
+    typer.Option("--extend", help="Add new trials to an existing list."),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("sweep")(sweep)
+    app.command("reproduce")(reproduce)
+
+
+@report_errors
+def sweep(  # noqa: PLR0917
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="Config file, or dir of <dataset>-<cell>.yaml."),
+    ] = None,
+    trials: TrialsOption = 10,
+    seeds: SeedsOption = 1,
+    datasets: DatasetsOption = None,
+    cells: CellsOption = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = ExecutorName.local,
+    ray_address: RayAddressOption = None,
+    results_dir: Annotated[Path, typer.Option("--results-dir", help="Trial list and runs.")] = Path(
+        "results/sweep"
+    ),
+    sweep_seed: SweepSeedOption = 0,
+    overrides: SetOption = None,
+    extend: ExtendOption = False,
+) -> None:
+    """Search learning rates: materialize the trial list, then run every unfinished trial once.
+
+    Re-running the same command resumes: finished trials (ok or diverged) are skipped,
+    partial ones restart.
+    """
+    from rnnbench.sweep import SweepSpec, expand_bases
+
+    spec = SweepSpec(
+        bases=tuple(expand_bases(config, datasets, cells)),
+        trials=trials,
+        seeds=seeds,
+        sweep_seed=sweep_seed,
+        overrides=tuple(overrides or ()),
+    )
+    result = _run(spec, results_dir, executor, workers, ray_address, extend)
+    if result.progress.failed:
+        raise typer.Exit(1)
+
+
+@report_errors
+def reproduce(  # noqa: PLR0917
+    datasets: DatasetsOption = None,
+    cells: CellsOption = None,
+    trials: TrialsOption = 10,
+    seeds: SeedsOption = 1,
+    variant: Annotated[
+        Variant, typer.Option("--variant", help="Cell implementation.")
+    ] = Variant.paper,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="1 known-good lr per pair, few epochs.",
+        ),
+    ] = False,
+    results_dir: Annotated[
+        Path, typer.Option("--results-dir", help="Runs, table2.md, figures/.")
+    ] = Path("results/reproduce"),
+    workers: WorkersOption = None,
+    executor: ExecutorOption = ExecutorName.local,
+    ray_address: RayAddressOption = None,
+    sweep_seed: SweepSeedOption = 0,
+    overrides: SetOption = None,
+    extend: ExtendOption = False,
+) -> None:
+    """The paper's Table 2: sweep configs/paper, then compare with the paper's values, and plot."""
+    from rnnbench.sweep import reproduce_spec
+
+    spec = reproduce_spec(
+        datasets,
+        cells,
+        trials=trials,
+        seeds=seeds,
+        variant=variant.value,
+        quick=quick,
+        sweep_seed=sweep_seed,
+        overrides=tuple(overrides or ()),
+    )
+    result = _run(spec, results_dir, executor, workers, ray_address, extend)
+    _report(results_dir, quick)
+    if result.progress.failed:
+        raise typer.Exit(1)
+
+
+def _report(results_dir: Path, quick: bool) -> None:
+    from rnnbench.sweep.report import write_reproduction_report
+    from rnnbench.sweep.reproduce import QUICK_NOTE
+
+    report = write_reproduction_report(results_dir, QUICK_NOTE if quick else None)
+    out.print(report.table_markdown, markup=False, highlight=False)
+    if report.stats_note:
+        err.print(report.stats_note, highlight=False)
+    err.print(
+        f"wrote {report.table_path} and {len(report.figures)} figure(s) in {report.figures_dir}"
+    )
+
+
+def _run(  # noqa: PLR0917
+    spec: SweepSpec,
+    results_dir: Path,
+    executor_name: ExecutorName,
+    workers: int | None,
+    ray_address: str | None,
+    extend: bool,
+) -> SweepResult:
+    from rnnbench.sweep import make_executor, materialize, run_sweep
+
+    if ray_address and executor_name is not ExecutorName.ray:
+        raise _usage("--ray-address needs --executor ray")
+    trials = materialize(spec)
+    pairs = len({(trial.dataset, trial.cell) for trial in trials})
+    err.print(
+        f"{len(trials)} trials over {pairs} (dataset, cell) pair(s) -> {results_dir}",
+        highlight=False,
+    )
+    executor = make_executor(executor_name.value, workers, ray_address)
+    view = LiveView() if err.is_terminal else PlainView()
+    try:
+        with view, _sigterm_as_interrupt():
+            result = run_sweep(trials, results_dir, executor, view, extend=extend)
+    except KeyboardInterrupt:
+        err.print("interrupted: finished trials are kept; run the same command again to resume")
+        raise typer.Exit(130) from None
+    _print_reconciled(result)
+    _print_summary(result, trials)
+    return result
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A scheduler's SIGTERM stops the sweep like Ctrl-C: workers stop, finished trials stay."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _usage(message: str) -> Exception:
+    from rnnbench.errors import UsageError
+
+    return UsageError(message)
+
+
+def _print_reconciled(result: SweepResult) -> None:
+    reconciled = result.reconciled
+    if reconciled.subset:
+        err.print(
+            f"ran part of the {reconciled.stored} trials listed in {result.results_dir}/trials.json"
+        )
+    if reconciled.stored and reconciled.added:
+        err.print(f"added {reconciled.added} trials to {result.results_dir}/trials.json (--extend)")
+
+
+class PlainView:
+    """Not a terminal: one line per trial start and outcome."""
+
+    def __enter__(self) -> PlainView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, progress: SweepProgress, line: str | None) -> None:
+        if line is not None:
+            err.print(f"[{progress.done}/{progress.total}] {line}", highlight=False)
+
+
+class LiveView:
+    """A terminal: live done / running / failed, best valid NLL per pair, ETA (stderr)."""
+
+    def __init__(self) -> None:
+        self.live = Live(console=err, refresh_per_second=4, transient=True)
+        self.started = time.monotonic()
+
+    def __enter__(self) -> LiveView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def update(self, progress: SweepProgress, line: str | None) -> None:
+        if line is not None:
+            self.live.console.print(line, highlight=False)
+        self.live.update(render_progress(progress, time.monotonic() - self.started))
+
+
+def render_progress(progress: SweepProgress, elapsed_s: float) -> RenderableType:
+    eta = progress.eta_s()
+    status = Text.assemble(
+        ("done ", "bold"),
+        f"{progress.done}/{progress.total}",
+        ("  running ", "bold"),
+        str(len(progress.running)),
+        ("  failed ", "bold"),
+        (str(len(progress.failed)), "red" if progress.failed else ""),
+        ("  diverged ", "bold"),
+        str(progress.diverged),
+        ("  elapsed ", "bold"),
+        _duration(elapsed_s),
+        ("  ETA ", "bold"),
+        _duration(eta) if eta is not None else "?",
+    )
+    running = [f"  running {trial.describe()}" for trial in progress.running.values()]
+    return Group(status, _best_table(progress), Text("\n".join(running)))
+
+
+def _best_table(progress: SweepProgress) -> Table:
+    table = Table("dataset", "cell", "best valid NLL", "lr", "trial", box=None, pad_edge=False)
+    for (dataset, cell), best in sorted(progress.best.items()):
+        table.add_row(dataset, cell, f"{best.nll_valid:.3f}", f"{best.lr:.3g}", best.trial_id)
+    return table
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _print_summary(result: SweepResult, trials: Sequence[Trial]) -> None:
+    progress = result.progress
+    table = Table(
+        "dataset", "cell", "trials", "best valid NLL", "lr", "trial", title="sweep summary"
+    )
+    for dataset, cell in dict.fromkeys((trial.dataset, trial.cell) for trial in trials):
+        count = sum(1 for trial in trials if (trial.dataset, trial.cell) == (dataset, cell))
+        best = progress.best.get((dataset, cell))
+        cells = (
+            (f"{best.nll_valid:.3f}", f"{best.lr:.3g}", best.trial_id) if best else ("-", "-", "-")
+        )
+        table.add_row(dataset, cell, str(count), *cells)
+    out.print(table)
+    out.print(
+        f"{progress.total} trials: {progress.skipped} finished earlier, {progress.ok} ok, "
+        f"{progress.diverged} diverged, {len(progress.failed)} failed, "
+        f"{progress.interrupted} interrupted",
+        highlight=False,
+    )
+    for trial, error in progress.failed:
+        err.print(
+            Text.assemble(("failed ", "bold red"), f"{trial.trial_id}: {error}"), highlight=False
+        )

@@ -1,0 +1,111 @@
+"""The Ray executor: the same trials and run directories, scheduled by Ray.
+
+With `address`, it joins an existing cluster (rnnbench must be installed on its nodes and the
+results directory must be on a filesystem they share). Without, it starts a local Ray for the run
+with `num_cpus` = the cores available, no dashboard, and shuts it down afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from rnnbench.errors import UsageError
+from rnnbench.sweep.executors import TICK_S, TaskSink, available_cores, failed_outcome
+from rnnbench.sweep.worker import TrialOutcome, TrialTask, run_trial
+
+FORWARDED_ENV = ("RNNBENCH_DATA_DIR", "RNNBENCH_MIRROR")
+WORKER_NICENESS_ENV = "RAY_worker_niceness"  # read by the raylet when it starts
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise UsageError(
+            "the ray executor needs Ray: pip install 'rnnbench[ray]' (or use --executor local)"
+        ) from exc
+    return ray
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        self.ray = import_ray()
+        self.address = address
+        self.requested_workers = workers
+        self.slots = 0
+        self.threads = 1
+        self.started_here = False
+
+    def __enter__(self) -> RayExecutor:
+        ray = self.ray
+        self.started_here = not ray.is_initialized()
+        env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+        options: dict[str, Any] = {
+            "runtime_env": {"env_vars": env},
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
+        if self.address:
+            ray.init(address=self.address, ignore_reinit_error=True, **options)
+        else:
+            # Ray starts workers at niceness 15 by default: on a busy machine, trials then crawl
+            # behind every other process. A local Ray for this sweep runs them at normal priority.
+            os.environ.setdefault(WORKER_NICENESS_ENV, "0")
+            ray.init(
+                num_cpus=available_cores(),
+                include_dashboard=False,
+                ignore_reinit_error=True,
+                **options,
+            )
+        try:
+            self._size(int(ray.cluster_resources().get("CPU", 1)))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _size(self, cluster_cpus: int) -> None:
+        workers = self.requested_workers or cluster_cpus
+        if workers < 1 or workers > cluster_cpus:
+            raise UsageError(
+                f"--workers {workers} does not fit the Ray cluster's {cluster_cpus} CPUs"
+            )
+        self.slots, self.threads = workers, max(1, cluster_cpus // workers)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started_here:
+            self.ray.shutdown()
+
+    def run(self, tasks: Sequence[TrialTask], sink: TaskSink) -> None:
+        ray = self.ray
+        remote = ray.remote(num_cpus=self.threads, max_retries=0)(run_trial)
+        queue = deque(tasks)
+        running: dict[Any, TrialTask] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.slots:
+                    task = queue.popleft()
+                    running[remote.remote(task)] = task
+                    sink.started(task)
+                done, _ = ray.wait(list(running), num_returns=1, timeout=TICK_S)
+                for ref in done:
+                    sink.finished(self._outcome(ref, running.pop(ref)))
+                sink.tick()
+        except BaseException:
+            for ref in running:
+                ray.cancel(ref, force=True)
+            raise
+
+    def _outcome(self, ref: Any, task: TrialTask) -> TrialOutcome:
+        try:
+            outcome: TrialOutcome = self.ray.get(ref)
+        except Exception as exc:  # the task's process died, or Ray failed to run it
+            first = " ".join(str(exc).split())[:200]
+            return failed_outcome(task, f"{type(exc).__name__}: {first}")
+        return outcome
