@@ -152,7 +152,10 @@ def reproduce(  # noqa: PLR0917
         overrides=tuple(overrides or ()),
     )
     result = _run(spec, results_dir, executor, workers, ray_address, extend)
-    _report(results_dir, quick)
+    if result.progress.done:
+        _report(results_dir, quick)
+    else:
+        err.print("no trial finished: no table to write", highlight=False)
     if result.progress.failed:
         raise typer.Exit(1)
 
@@ -164,9 +167,11 @@ def _report(results_dir: Path, quick: bool) -> None:
     report = write_reproduction_report(results_dir, QUICK_NOTE if quick else None)
     out.print(report.table_markdown, markup=False, highlight=False)
     if report.stats_note:
-        err.print(report.stats_note, highlight=False)
+        err.print(report.stats_note, markup=False, highlight=False)
     err.print(
-        f"wrote {report.table_path} and {len(report.figures)} figure(s) in {report.figures_dir}"
+        f"wrote {report.table_path} and {len(report.figures)} figure(s) in {report.figures_dir}",
+        markup=False,
+        highlight=False,
     )
 
 
@@ -186,6 +191,7 @@ def _run(  # noqa: PLR0917
     pairs = len({(trial.dataset, trial.cell) for trial in trials})
     err.print(
         f"{len(trials)} trials over {pairs} (dataset, cell) pair(s) -> {results_dir}",
+        markup=False,
         highlight=False,
     )
     executor = make_executor(executor_name.value, workers, ray_address)
@@ -224,11 +230,11 @@ def _usage(message: str) -> Exception:
 def _print_reconciled(result: SweepResult) -> None:
     reconciled = result.reconciled
     if reconciled.subset:
-        err.print(
-            f"ran part of the {reconciled.stored} trials listed in {result.results_dir}/trials.json"
-        )
+        listed = f"{result.results_dir}/trials.json"
+        err.print(f"ran part of the {reconciled.stored} trials listed in {listed}", markup=False)
     if reconciled.stored and reconciled.added:
-        err.print(f"added {reconciled.added} trials to {result.results_dir}/trials.json (--extend)")
+        listed = f"{result.results_dir}/trials.json"
+        err.print(f"added {reconciled.added} trials to {listed} (--extend)", markup=False)
 
 
 class PlainView:
@@ -242,7 +248,7 @@ class PlainView:
 
     def update(self, progress: SweepProgress, line: str | None) -> None:
         if line is not None:
-            err.print(f"[{progress.done}/{progress.total}] {line}", highlight=False)
+            err.print(f"[{progress.done}/{progress.total}] {line}", markup=False, highlight=False)
 
 
 class LiveView:
@@ -261,7 +267,7 @@ class LiveView:
 
     def update(self, progress: SweepProgress, line: str | None) -> None:
         if line is not None:
-            self.live.console.print(line, highlight=False)
+            self.live.console.print(line, markup=False, highlight=False)
         self.live.update(render_progress(progress, time.monotonic() - self.started))
 
 
