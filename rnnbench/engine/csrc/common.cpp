@@ -10,12 +10,17 @@ namespace {
 
 template <typename T>
 inline T sigmoid(T x) {
+  // Clamped so exp never overflows (-ffast-math assumes finite values: an inf would become NaN);
+  // sigmoid(+-40) equals its limit to within double precision.
+  x = x < T(-40) ? T(-40) : (x > T(40) ? T(40) : x);
   return T(1) / (T(1) + std::exp(-x));
 }
 
 template <typename T>
 inline T tanh_exp(T x) {
-  // tanh through one exp so that the loop vectorizes; exact limits at +-inf.
+  // tanh through one exp so that the loop vectorizes. Clamped so exp never overflows (see
+  // sigmoid); tanh(+-20) equals +-1 to within double precision.
+  x = x < T(-20) ? T(-20) : (x > T(20) ? T(20) : x);
   return T(1) - T(2) / (std::exp(T(2) * x) + T(1));
 }
 
