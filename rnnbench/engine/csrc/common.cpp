@@ -4,19 +4,44 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace {
 
 
+// exp inlined as plain arithmetic so that the gate loops vectorize without libm calls (and without
+// -ffast-math): Cephes' single-precision polynomial, ~1 ulp on the clamped range. NaN propagates
+// (the clamps keep x when it is NaN); +-inf clamp to exp(+-88), which the gates saturate on.
+inline float exp_inline(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);  // NaN stays NaN: std::max/min return x on NaN
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 127]
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+// Double precision (tests, float64 runs) keeps libm's exp: exact, speed does not matter there.
+inline double exp_inline(double x) { return std::exp(x); }
+
 template <typename T>
 inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
+  return T(1) / (T(1) + exp_inline(-x));
 }
 
 template <typename T>
 inline T tanh_exp(T x) {
   // tanh through one exp so that the loop vectorizes; exact limits at +-inf.
-  return T(1) - T(2) / (std::exp(T(2) * x) + T(1));
+  return T(1) - T(2) / (exp_inline(T(2) * x) + T(1));
 }
 
 // out (rows, cols; row-major) += in (rows, inner; row stride in_stride) @ w (inner, cols).
