@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -61,7 +63,7 @@ def test_non_finite_inputs_propagate(where: str, value: float, dtype: torch.dtyp
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RNNBENCH_NATIVE", "0")
         plain = KERNELS["lstm"](*args)
-    if value != value:  # NaN: every later output of the affected row is NaN
+    if math.isnan(value):  # NaN: every later output of the affected row is NaN
         assert torch.isnan(compiled[0, -1]).all()
     assert torch.equal(torch.isnan(compiled), torch.isnan(plain))
     assert not torch.isinf(compiled).any()  # h = o * tanh(c) is bounded unless NaN
