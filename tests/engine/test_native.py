@@ -1,4 +1,4 @@
-"""The compiled LSTM loops: register-blocked sizes, float32 accuracy, NaN/inf propagation."""
+"""The compiled loops: register-blocked sizes, float32 accuracy, NaN/inf propagation."""
 
 from __future__ import annotations
 
@@ -67,3 +67,37 @@ def test_non_finite_inputs_propagate(where: str, value: float, dtype: torch.dtyp
         assert torch.isnan(compiled[0, -1]).all()
     assert torch.equal(torch.isnan(compiled), torch.isnan(plain))
     assert not torch.isinf(compiled).any()  # h = o * tanh(c) is bounded unless NaN
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tanh_paper_size_matches_reference(dtype: torch.dtype, backend: str) -> None:
+    """H = 100 (the paper's tanh-RNN) takes the register-blocked compiled matmul in float32."""
+    x_proj, recurrent, _ = make_inputs("tanh", batch=4, steps=6, size=100, scale=0.1)
+    x_proj, recurrent = (
+        tensor.detach().to(dtype).requires_grad_() for tensor in (x_proj, recurrent)
+    )
+    fast = KERNELS["tanh"](x_proj, recurrent, None)
+    slow = REFERENCES["tanh"](x_proj, recurrent, None)
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(fast, slow, rtol=tolerance, atol=tolerance)
+    upstream = torch.randn(4, 6, 100, dtype=dtype)
+    for got, want in zip(
+        grads_of(fast, [x_proj, recurrent], upstream),
+        grads_of(slow, [x_proj, recurrent], upstream),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want, rtol=tolerance * 10, atol=tolerance)
+
+
+@pytest.mark.parametrize("where", ["x_proj", "weight_recurrent"])
+def test_tanh_non_finite_propagates(where: str) -> None:
+    """NaN in the tanh-RNN inputs reaches the last output on the compiled path."""
+    from rnnbench.engine.native import native
+
+    if native() is None:
+        pytest.skip("compiled kernels unavailable (no C++ compiler?)")
+    x_proj, recurrent, _ = make_inputs("tanh", batch=2, steps=4, size=100, scale=0.1)
+    tensors = {"x_proj": x_proj.detach().float(), "weight_recurrent": recurrent.detach().float()}
+    tensors[where][(0,) * tensors[where].dim()] = float("nan")
+    hidden = KERNELS["tanh"](tensors["x_proj"], tensors["weight_recurrent"], None)
+    assert torch.isnan(hidden[0, -1]).all()
