@@ -33,6 +33,16 @@ inline float exp_inline(float x) {
 // Double precision (tests, float64 runs) keeps libm's exp: exact, speed does not matter there.
 inline double exp_inline(double x) { return std::exp(x); }
 
+// exp on [-L, L] with L chosen so that a product of three results stays finite (float: e^87 max,
+// double: e^600): the gate math shares one division among several sigmoids/tanhs. NaN propagates.
+template <typename T>
+inline T exp_bounded(T x) {
+  constexpr T limit = sizeof(T) == 4 ? T(29) : T(200);
+  x = x > limit ? limit : x;  // comparisons with NaN are false: NaN stays NaN
+  x = x < -limit ? -limit : x;
+  return exp_inline(x);
+}
+
 template <typename T>
 inline T sigmoid(T x) {
   return T(1) / (T(1) + exp_inline(-x));

@@ -88,14 +88,26 @@ void lstm_forward_plane(T* __restrict__ gates, const T* __restrict__ peep,
   T* __restrict__ gf = gates + plane;
   T* __restrict__ gg = gates + 2 * plane;
   T* __restrict__ go = gates + 3 * plane;
+  // sigma(x) = 1 / (1 + e^-x), tanh(x) = (e^2x - 1) / (e^2x + 1): i, f, g share one division,
+  // o and tanh(c) another (a division costs several multiplies' worth in a vector loop).
 #pragma GCC ivdep
   for (int64_t n = 0; n < plane; ++n) {
-    const T i = sigmoid(gi[n] + peep[n] * c_prev[n]);
-    const T f = sigmoid(gf[n] + peep[plane + n] * c_prev[n]);
-    const T g = tanh_exp(gg[n]);
-    const T c = f * c_prev[n] + i * g;
-    const T o = sigmoid(go[n] + peep[2 * plane + n] * c);
-    const T tc = tanh_exp(c);
+    const T cp = c_prev[n];
+    const T di = T(1) + exp_bounded(-(gi[n] + peep[n] * cp));
+    const T df = T(1) + exp_bounded(-(gf[n] + peep[plane + n] * cp));
+    const T eg = exp_bounded(T(2) * gg[n]);
+    const T dg = eg + T(1);
+    const T r = T(1) / (di * df * dg);
+    const T i = df * dg * r;
+    const T f = di * dg * r;
+    const T g = (eg - T(1)) * di * df * r;
+    const T c = f * cp + i * g;
+    const T d_o = T(1) + exp_bounded(-(go[n] + peep[2 * plane + n] * c));
+    const T ec = exp_bounded(T(2) * c);
+    const T dc = ec + T(1);
+    const T r2 = T(1) / (d_o * dc);
+    const T o = dc * r2;
+    const T tc = (ec - T(1)) * d_o * r2;
     gi[n] = i;
     gf[n] = f;
     gg[n] = g;
