@@ -16,8 +16,7 @@ namespace {
 // registers over the k loop (a plain array gets spilled to the stack by GCC).
 template <typename T, int COLS>
 void lstm_preact_fixed(const T* __restrict__ a, int64_t a_stride, const T* __restrict__ h,
-                       const T* __restrict__ w, T* __restrict__ out, int64_t batch, int64_t size,
-                       bool with_state) {
+                       const T* __restrict__ w, T* __restrict__ out, int64_t batch, int64_t size) {
   typedef T Vec __attribute__((vector_size(64)));
   constexpr int lanes = 64 / sizeof(T);
   static_assert(COLS % lanes == 0, "COLS must fill whole vectors");
@@ -28,17 +27,15 @@ void lstm_preact_fixed(const T* __restrict__ a, int64_t a_stride, const T* __res
     const T* a_row = a + b * a_stride;
 #pragma GCC unroll 32
     for (int v = 0; v < count; ++v) std::memcpy(&acc[v], a_row + v * lanes, sizeof(Vec));
-    if (with_state) {
-      const T* h_row = h + b * size;
-      for (int64_t k = 0; k < size; ++k) {
-        const T scale = h_row[k];
-        const T* w_row = w + k * COLS;
+    const T* h_row = h + b * size;
+    for (int64_t k = 0; k < size; ++k) {
+      const T scale = h_row[k];
+      const T* w_row = w + k * COLS;
 #pragma GCC unroll 32
-        for (int v = 0; v < count; ++v) {
-          Vec weight;
-          std::memcpy(&weight, w_row + v * lanes, sizeof(Vec));
-          acc[v] += scale * weight;
-        }
+      for (int v = 0; v < count; ++v) {
+        Vec weight;
+        std::memcpy(&weight, w_row + v * lanes, sizeof(Vec));
+        acc[v] += scale * weight;
       }
     }
     T flat[COLS];
@@ -52,11 +49,11 @@ void lstm_preact_fixed(const T* __restrict__ a, int64_t a_stride, const T* __res
 template <typename T>
 void lstm_preact_generic(const T* __restrict__ a, int64_t a_stride, const T* __restrict__ h,
                          const T* __restrict__ w, T* __restrict__ out, int64_t batch,
-                         int64_t size, bool with_state, std::vector<T>& row) {
+                         int64_t size, std::vector<T>& row) {
   const int64_t cols = 4 * size;
   for (int64_t b = 0; b < batch; ++b) {
     std::copy(a + b * a_stride, a + b * a_stride + cols, row.begin());
-    if (with_state) matmul_accumulate<T>(h + b * size, size, w, row.data(), 1, size, cols);
+    matmul_accumulate<T>(h + b * size, size, w, row.data(), 1, size, cols);
     for (int64_t g = 0; g < 4; ++g) {
       std::copy(row.begin() + g * size, row.begin() + (g + 1) * size, out + (g * batch + b) * size);
     }
@@ -65,16 +62,16 @@ void lstm_preact_generic(const T* __restrict__ a, int64_t a_stride, const T* __r
 
 template <typename T>
 void lstm_preact(const T* a, int64_t a_stride, const T* h, const T* w, T* out, int64_t batch,
-                 int64_t size, bool with_state, std::vector<T>& row) {
+                 int64_t size, std::vector<T>& row) {
   switch (size) {
     case 36:
-      return lstm_preact_fixed<T, 144>(a, a_stride, h, w, out, batch, size, with_state);
+      return lstm_preact_fixed<T, 144>(a, a_stride, h, w, out, batch, size);
     case 32:
-      return lstm_preact_fixed<T, 128>(a, a_stride, h, w, out, batch, size, with_state);
+      return lstm_preact_fixed<T, 128>(a, a_stride, h, w, out, batch, size);
     case 16:
-      return lstm_preact_fixed<T, 64>(a, a_stride, h, w, out, batch, size, with_state);
+      return lstm_preact_fixed<T, 64>(a, a_stride, h, w, out, batch, size);
     default:
-      return lstm_preact_generic<T>(a, a_stride, h, w, out, batch, size, with_state, row);
+      return lstm_preact_generic<T>(a, a_stride, h, w, out, batch, size, row);
   }
 }
 
@@ -246,7 +243,7 @@ void lstm_forward_loop(const at::Tensor& x_proj, at::Tensor& gates, const at::Te
   for (int64_t t = 0; t < steps; ++t) {
     T* gate_t = gate_data + t * 4 * plane;
     lstm_preact<T>(x_data + t * 4 * size, steps * 4 * size, state_data + t * plane, weight, gate_t,
-                   batch, size, true, row);  // h_0 = 0 too: 0 * inf/NaN weights is NaN, as in BLAS
+                   batch, size, row);  // at t = 0 too: 0 * inf/NaN weights is NaN, as in BLAS
     lstm_forward_plane<T>(gate_t, peep_plane.data(), cell_data + t * plane,
                           cell_data + (t + 1) * plane, state_data + (t + 1) * plane,
                           tanh_data + t * plane, plane);
