@@ -35,7 +35,7 @@ class LstmSequence(Function):
         tanh_cells = x_proj.new_empty((steps, batch, size))  # tanh(c_t), (T, B, H)
         compiled = use_native(x_proj, weight_recurrent, weight_peephole)
         if compiled is not None:
-            gates = x_proj.new_empty((steps, batch, 4 * size))  # (T, B, 4H): i, f, g, o
+            gates = x_proj.new_empty((steps, 4, batch, size))  # (T, 4, B, H): i, f, g, o
             compiled.lstm_forward(
                 x_proj.contiguous(),
                 gates,
@@ -55,15 +55,16 @@ class LstmSequence(Function):
                 cells=cells,
                 tanh_cells=tanh_cells,
             )
+        ctx.compiled = compiled  # the saved gate layout depends on the path taken
         ctx.save_for_backward(gates, states, cells, tanh_cells, weight_recurrent, weight_peephole)
         return states[1:].transpose(0, 1)  # (B, T, H)
 
     @staticmethod
     def backward(ctx: Any, grad_hidden: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         gates, states, cells, tanh_cells, weight_recurrent, weight_peephole = ctx.saved_tensors
-        size = gates.shape[2] // 4
+        size = weight_recurrent.shape[0]
         grad_steps = time_major(grad_hidden)  # (T, B, H)
-        compiled = use_native(gates, grad_steps, weight_recurrent, weight_peephole)
+        compiled = ctx.compiled
         if compiled is not None:
             batch, steps = grad_hidden.shape[0], grad_hidden.shape[1]
             grad_pre = gates.new_empty((batch, steps, 4 * size))  # (B, T, 4H), batch-major

@@ -18,9 +18,17 @@ from types import ModuleType
 
 import torch
 
-SOURCES = ("common.cpp", "lstm.cpp")
-FUNCTIONS = ("lstm_forward", "lstm_backward")
-FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math")
+SOURCES = ("common.cpp", "lstm.cpp", "tanh.cpp")
+FUNCTIONS = ("lstm_forward", "lstm_backward", "tanh_forward", "tanh_backward")
+# -ffast-math without -ffinite-math-only: reassociation (vectorized dot products) but NaN/inf keep
+# their IEEE meaning, so a diverging run still shows NaN losses.
+FLAGS = (
+    "-O3",
+    "-march=native",
+    "-mprefer-vector-width=512",
+    "-ffast-math",
+    "-fno-finite-math-only",
+)
 _state: dict[str, ModuleType | None] = {}
 
 

@@ -4,24 +4,54 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace {
 
 
+// exp inlined as plain arithmetic so that the gate loops vectorize without libm calls (and without
+// -ffast-math): Cephes' single-precision polynomial, ~1 ulp on the clamped range. NaN propagates
+// (the clamps keep x when it is NaN); +-inf clamp to exp(+-88), which the gates saturate on.
+inline float exp_inline(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);  // NaN stays NaN: std::max/min return x on NaN
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 127]
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+// Double precision (tests, float64 runs) keeps libm's exp: exact, speed does not matter there.
+inline double exp_inline(double x) { return std::exp(x); }
+
+// exp on [-L, L] with L chosen so that a product of three results stays finite (float: e^87 max,
+// double: e^600): the gate math shares one division among several sigmoids/tanhs. NaN propagates.
+template <typename T>
+inline T exp_bounded(T x) {
+  constexpr T limit = sizeof(T) == 4 ? T(29) : T(200);
+  x = x > limit ? limit : x;  // comparisons with NaN are false: NaN stays NaN
+  x = x < -limit ? -limit : x;
+  return exp_inline(x);
+}
+
 template <typename T>
 inline T sigmoid(T x) {
-  // Clamped so exp never overflows (-ffast-math assumes finite values: an inf would become NaN);
-  // sigmoid(+-40) equals its limit to within double precision.
-  x = x < T(-40) ? T(-40) : (x > T(40) ? T(40) : x);
-  return T(1) / (T(1) + std::exp(-x));
+  return T(1) / (T(1) + exp_inline(-x));
 }
 
 template <typename T>
 inline T tanh_exp(T x) {
-  // tanh through one exp so that the loop vectorizes. Clamped so exp never overflows (see
-  // sigmoid); tanh(+-20) equals +-1 to within double precision.
-  x = x < T(-20) ? T(-20) : (x > T(20) ? T(20) : x);
-  return T(1) - T(2) / (std::exp(T(2) * x) + T(1));
+  // tanh through one exp so that the loop vectorizes; exact limits at +-inf.
+  return T(1) - T(2) / (exp_inline(T(2) * x) + T(1));
 }
 
 // out (rows, cols; row-major) += in (rows, inner; row stride in_stride) @ w (inner, cols).
