@@ -2,9 +2,10 @@
 
 A setting is a run's resolved config less its seed (runs without config.yaml: hidden size, batch
 size, weight noise and learning rate). Within a group, different settings (in practice: learning
-rates) form a search, and the setting with the best mean validation NLL is chosen, as the paper
-did. Runs of the chosen setting that differ only in seed are summarized by mean, std, n and a 95%
-t-interval. Runs on a subset of a dataset (data.max_sequences) form their own dataset.
+rates) form a search, and the setting with the best mean validation NLL (over the seeds all
+settings share) is chosen, as the paper did. Runs of the chosen setting that differ only in seed
+are summarized by mean, std, n and a 95% t-interval. Runs on a subset of a dataset
+(data.max_sequences) form their own dataset.
 Runs that diverged or stopped early are counted in every row (n_diverged, n_interrupted), never
 dropped silently.
 """
@@ -110,8 +111,16 @@ def _aggregate_group(key: GroupKey, group: pd.DataFrame) -> tuple[dict[str, Any]
 
 
 def _choose_setting(usable: pd.DataFrame) -> pd.DataFrame:
-    """The usable runs of the setting with the lowest mean validation NLL (ties: the first)."""
-    scores = usable.groupby(SETTING_KEY_COLUMN, sort=True)["nll_valid"].mean()
+    """The usable runs of the setting with the lowest mean validation NLL (ties: the first).
+
+    Settings are compared on the seeds they all share, so that extra seeds run afterwards at the
+    chosen learning rate (for its interval) cannot move the choice to a rival scored on one lucky
+    seed; with no seed in common, each setting's mean over all its runs decides.
+    """
+    seed_sets = [set(seeds) for _, seeds in usable.groupby(SETTING_KEY_COLUMN)["seed"]]
+    common = set.intersection(*seed_sets) if seed_sets else set()
+    scored = usable[usable["seed"].isin(common)] if common else usable
+    scores = scored.groupby(SETTING_KEY_COLUMN, sort=True)["nll_valid"].mean()
     best_key = str(scores.index[int(scores.to_numpy().argmin())])
     return usable[usable[SETTING_KEY_COLUMN] == best_key].sort_values("seed")
 

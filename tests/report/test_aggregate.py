@@ -45,6 +45,21 @@ def test_seeds_give_mean_std_and_t_interval(make_run: MakeRun, tmp_path: Path) -
     assert row["n_runs"] == 4 and row["n_settings"] == 2
 
 
+def test_extra_seeds_at_the_chosen_lr_do_not_move_the_choice(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    # The search (seed 0): lr 1e-3 wins on validation. Seeds 1-4 then run at 1e-3 only and score
+    # worse than seed 0 did; the rival's single seed-0 run must not win on that account.
+    make_run(lr=1e-3, seed=0, nll_valid=8.40, nll_test=8.50)
+    for seed in range(1, 5):
+        make_run(lr=1e-3, seed=seed, nll_valid=8.50, nll_test=8.60)
+    make_run(lr=3e-4, seed=0, nll_valid=8.45, nll_test=8.55)
+    row = aggregate(load_runs([tmp_path / "runs"])).rows.iloc[0]
+    assert row["lr"] == pytest.approx(1e-3)
+    assert row["n_runs"] == 5
+    assert row["nll_test"] == pytest.approx((8.50 + 4 * 8.60) / 5)
+
+
 def test_diverged_and_interrupted_runs_are_counted(make_run: MakeRun, tmp_path: Path) -> None:
     make_run(nll_test=8.5)
     make_run(lr=0.1, status="diverged", nll_train=None, nll_valid=None, nll_test=None)
