@@ -70,12 +70,30 @@ def learning_curve_figure(dataset: str, curves: dict[str, tuple[pd.DataFrame, st
                 )
         unit = "per epoch" if x_name == "epoch" else "per wall-clock second"
         panel.set(title=f"{title}, {unit}", xlabel=x_label, ylabel=NLL_LABEL)
+        limits = _focus_ylim([history[y_name] for history, _ in curves.values()])
+        if limits is not None:
+            panel.set_ylim(*limits)
         panel.grid(alpha=0.3)
     axes[0][0].legend(title="cell (hidden units)", loc="upper right", fontsize=9)
     axes[0][1].plot([], [], "o", color="black", mfc="white", label="best validation epoch (kept)")
     axes[0][1].legend(loc="upper right", fontsize=9)
     figure.suptitle(f"{dataset}: learning curves (as in Chung et al. 2014, Figure 2)", fontsize=13)
     return figure
+
+
+def _focus_ylim(series: list[pd.Series]) -> tuple[float, float] | None:
+    """A y-range that leaves out each curve's first 5% of epochs (the first epoch's NLL is often
+    5x the final one and would flatten everything after it); None when nothing is plotted."""
+    values = [np.asarray(values.dropna(), dtype=float) for values in series]
+    values = [curve for curve in values if curve.size]
+    if not values:
+        return None
+    lowest = min(float(curve.min()) for curve in values)
+    highest = max(
+        float(curve[int(np.ceil(0.05 * curve.size)) :].max(initial=curve[-1])) for curve in values
+    )
+    margin = 0.05 * max(highest - lowest, 1e-3)
+    return lowest - margin, highest + margin
 
 
 def nll_comparison_figure(rows: pd.DataFrame, runs: pd.DataFrame, aggregate: Aggregate) -> Figure:
