@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ def measure(dataset: str, cell: str, epochs: int, data_dir: Path) -> dict[str, o
         with (Path(run_dir) / "history.csv").open() as handle:
             rows = list(csv.DictReader(handle))
     times = [float(row["wall_time_s"]) for row in rows]  # cumulative, one per epoch
-    steady = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    steady = [later - earlier for earlier, later in itertools.pairwise(times)]
     epoch_s = sum(steady) / len(steady) if steady else times[0]
     return {
         "dataset": dataset,

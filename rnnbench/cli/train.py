@@ -155,8 +155,9 @@ class _ProgressView:
 def _describe(event: Progress) -> str:
     if event.nll_valid is None:
         return "starting" if event.stage == "start" else ""
+    train = "-" if event.nll_train is None else f"{event.nll_train:.3f}"
     return (
-        f"train {event.nll_train:.3f}  valid {event.nll_valid:.3f}  "
+        f"train {train}  valid {event.nll_valid:.3f}  "
         f"best {event.best_nll_valid:.3f} @{event.best_epoch}  {event.elapsed_s:.0f}s"
     )
 

@@ -13,13 +13,22 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
 import torch
 
-SOURCES = ("common.cpp", "lstm.cpp", "tanh.cpp")
-FUNCTIONS = ("lstm_forward", "lstm_backward", "tanh_forward", "tanh_backward")
+SOURCES = ("common.cpp", "gru.cpp", "lstm.cpp", "tanh.cpp")
+FUNCTIONS = (
+    "gru_forward",
+    "gru_backward",
+    "lstm_forward",
+    "lstm_backward",
+    "tanh_forward",
+    "tanh_backward",
+)
 # -ffast-math without -ffinite-math-only: reassociation (vectorized dot products) but NaN/inf keep
 # their IEEE meaning, so a diverging run still shows NaN losses.
 FLAGS = (
@@ -48,15 +57,35 @@ def _machine_tag() -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def _clear_stale_lock(name: str, max_age_s: float = 900.0) -> None:
-    """A build killed mid-way leaves torch's lock file behind and later loads would wait forever."""
-    try:
-        from torch.utils.cpp_extension import _get_build_directory
+@contextmanager
+def _build_lock(name: str) -> Iterator[None]:
+    """Serialize builds and loads of one extension with an flock, which the kernel releases when
+    its holder dies. torch's own lock is a plain file: a process killed while loading (a sweep's
+    worker, Ctrl-C) leaves it behind and every later load waits on it forever. Holding the flock,
+    we know no live process holds torch's lock, so a leftover one is removed."""
+    from torch.utils.cpp_extension import _get_build_directory
 
-        lock = Path(_get_build_directory(name, verbose=False)) / "lock"
-        if lock.exists() and time.time() - lock.stat().st_mtime > max_age_s:
-            lock.unlink()
-    except (ImportError, OSError):
+    build_dir = Path(_get_build_directory(name, verbose=False))  # created if missing
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: only remove a lock old enough to be stale
+        _remove_if_older(build_dir / "lock", max_age_s=900.0)
+        yield
+        return
+    with (build_dir / "rnnbench.flock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            (build_dir / "lock").unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_if_older(path: Path, max_age_s: float) -> None:
+    try:
+        if path.exists() and time.time() - path.stat().st_mtime > max_age_s:
+            path.unlink()
+    except OSError:
         return
 
 
@@ -77,16 +106,16 @@ def _build() -> ModuleType:
     _put_ninja_on_path()
 
     name = f"rnnbench_engine_{_machine_tag()}"
-    _clear_stale_lock(name)
     source_dir = Path(__file__).parent / "csrc"
-    source = "\n".join((source_dir / name).read_text() for name in SOURCES)
-    module = load_inline(  # type: ignore[no-untyped-call]
-        name=name,
-        cpp_sources=[source],
-        functions=list(FUNCTIONS),
-        extra_cflags=list(FLAGS),
-        verbose=False,
-    )
+    source = "\n".join((source_dir / file).read_text() for file in SOURCES)
+    with _build_lock(name):
+        module = load_inline(  # type: ignore[no-untyped-call]
+            name=name,
+            cpp_sources=[source],
+            functions=list(FUNCTIONS),
+            extra_cflags=list(FLAGS),
+            verbose=False,
+        )
     assert isinstance(module, ModuleType)
     return module
 

@@ -30,7 +30,8 @@ METRIC_COLUMNS = tuple(RunMetrics.model_fields)
 # Fields of metrics.json that identify a setting when a run has no config.yaml.
 METRIC_SETTING_FIELDS = ("hidden_size", "batch_size", "weight_noise", "lr")
 # Config fields that do not change what a run computes: left out of the setting key.
-CONFIG_IGNORED = (("seed",), ("data", "data_dir"))
+# Config fields that do not change what a run learns: runs differing only here are one setting.
+CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every"))
 
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:

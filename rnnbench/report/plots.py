@@ -60,9 +60,8 @@ def learning_curve_figure(dataset: str, curves: dict[str, tuple[pd.DataFrame, st
         panel: Axes = axes[row][column]
         for cell in sorted(curves, key=cell_rank):
             history, label = curves[cell]
-            panel.plot(
-                history[x_name], history[y_name], color=cell_color(cell), label=label, lw=1.8
-            )
+            points = history[[x_name, y_name]].dropna()  # nll_train may skip epochs
+            panel.plot(points[x_name], points[y_name], color=cell_color(cell), label=label, lw=1.8)
             if y_name == "nll_valid" and history[y_name].notna().any():
                 best = history.iloc[int(np.nanargmin(history[y_name].to_numpy(dtype=float)))]
                 panel.plot(

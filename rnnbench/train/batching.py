@@ -56,6 +56,34 @@ def length_buckets(sequences: Sequence[np.ndarray], batch_size: int) -> list[lis
     return [ordered[start : start + batch_size] for start in range(0, len(ordered), batch_size)]
 
 
+def eval_buckets(
+    sequences: Sequence[np.ndarray], batch_size: int, max_padding: float = 0.1
+) -> list[list[int]]:
+    """Length-sorted batches of at most batch_size sequences and at most max_padding of their
+    padded frames being padding: a new batch starts rather than pad the ones before.
+
+    Evaluation batches are large, and a fixed count pads heavily where lengths spread widely
+    (Piano-midi.de: 49% of a 64-sequence batch's frames at one batch per 64 sorted sequences,
+    7% with this rule), and every padded frame costs as much as a real one.
+    """
+    usable = [index for index, sequence in enumerate(sequences) if len(sequence) >= 2]
+    ordered = sorted(usable, key=lambda index: (len(sequences[index]), index))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    real = 0  # predicted frames in `current`
+    for index in ordered:
+        steps = len(sequences[index]) - 1  # the longest so far: the batch's padded length
+        padded = (len(current) + 1) * steps
+        if current and (len(current) == batch_size or padded - real - steps > max_padding * padded):
+            batches.append(current)
+            current, real = [], 0
+        current.append(index)
+        real += steps
+    if current:
+        batches.append(current)
+    return batches
+
+
 def epoch_order(buckets: Sequence[Sequence[int]], seed: int, epoch: int) -> list[list[int]]:
     """The buckets in the shuffled order of this epoch: a function of (seed, epoch) only, so a
     resumed run sees the same batches as an uninterrupted one."""

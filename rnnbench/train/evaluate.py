@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional
 
 from rnnbench.models import SequenceModel
-from rnnbench.train.batching import Batch, length_buckets, make_batch
+from rnnbench.train.batching import Batch, eval_buckets, make_batch
 
 
 def masked_nll(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -42,22 +42,25 @@ def evaluate(
     device: torch.device,
     batch_size: int,
 ) -> SplitResult:
-    """Evaluate one split in large length-bucketed batches, in eval mode (no noise)."""
+    """Evaluate one split in large length-sorted batches with little padding, in eval mode (no
+    noise)."""
     was_training = model.training
     model.eval()
     total_nll, total_frames = 0.0, 0
     true_positive = false_positive = false_negative = 0
     per_sequence: dict[int, tuple[int, float]] = {}
-    for indices in length_buckets(sequences, batch_size):
+    for indices in eval_buckets(sequences, batch_size):
         batch = make_batch(sequences, indices).to(device)
         logits = model(batch.inputs)  # (B, L, 88)
         nll = masked_nll(logits.float(), batch).double().cpu()  # (B,)
         frames = batch.mask.sum(dim=1).cpu()  # (B,)
-        predicted = (logits > 0) & batch.mask.unsqueeze(2)  # (B, L, 88)
-        actual = batch.targets.bool() & batch.mask.unsqueeze(2)  # (B, L, 88)
-        true_positive += int((predicted & actual).sum())
-        false_positive += int((predicted & ~actual).sum())
-        false_negative += int((~predicted & actual).sum())
+        predicted = (logits > 0).logical_and_(batch.mask.unsqueeze(2))  # (B, L, 88)
+        actual = batch.targets.bool()  # (B, L, 88); targets are zero past each sequence's end
+        predicted_count, actual_count = int(predicted.sum()), int(actual.sum())
+        batch_hits = int(predicted.logical_and_(actual).sum())  # in place: predicted becomes TP
+        true_positive += batch_hits
+        false_positive += predicted_count - batch_hits
+        false_negative += actual_count - batch_hits
         for row, index in enumerate(indices):
             per_sequence[index] = (int(frames[row]), float(nll[row]))
         total_nll += float(nll.sum())

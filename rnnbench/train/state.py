@@ -22,7 +22,8 @@ class Progression:
     wall_time_s: float = 0.0  # training wall time, evaluation included, over all sessions
     train_time_s: float = 0.0  # forward + backward + step only
     train_frames: int = 0  # predicted frames processed by training steps
-    history: list[dict[str, float]] = field(default_factory=list)
+    # One row per epoch (history.csv); nll_train is None on epochs that skip it.
+    history: list[dict[str, float | None]] = field(default_factory=list)
 
 
 @dataclass

@@ -107,9 +107,11 @@ def _train_epochs(session: Session) -> Status:
             result = _train_one_epoch(session, buckets, progression.epoch + 1)
             if not result.finite:
                 return "diverged"
-            on_train = evaluate(
-                session.state.model, session.data["train"], session.device, eval_batch
-            )
+            on_train = None
+            if _evaluates_train(config, progression.epoch + 1, progression.bad_epochs):
+                on_train = evaluate(
+                    session.state.model, session.data["train"], session.device, eval_batch
+                )
             on_valid = evaluate(
                 session.state.model, session.data["valid"], session.device, eval_batch
             )
@@ -122,6 +124,15 @@ def _train_epochs(session: Session) -> Status:
     except KeyboardInterrupt:
         return "interrupted"
     return "ok"
+
+
+def _evaluates_train(config: Config, epoch: int, bad_epochs: int) -> bool:
+    """Whether this epoch's history row gets the training-split NLL: every eval_train_every
+    epochs, the first, and any epoch the run may end on (the cap, or patience running out if
+    validation NLL does not improve), so every curve reaches its last epoch."""
+    every = config.train.eval_train_every
+    final = epoch == config.train.max_epochs or bad_epochs + 1 >= config.train.patience
+    return every == 1 or epoch == 1 or epoch % every == 0 or final
 
 
 def _train_one_epoch(session: Session, buckets: list[list[int]], epoch: int) -> EpochResult:
@@ -157,7 +168,7 @@ def _clip(model: torch.nn.Module, clip_norm: float | None) -> float:
 def _end_epoch(
     session: Session,
     result: EpochResult,
-    on_train: SplitResult,
+    on_train: SplitResult | None,
     on_valid: SplitResult,
     seconds: float,
 ) -> None:
@@ -172,7 +183,7 @@ def _end_epoch(
         {
             "epoch": progression.epoch,
             "wall_time_s": round(progression.wall_time_s, 3),
-            "nll_train": on_train.nll,
+            "nll_train": on_train.nll if on_train is not None else None,  # blank in the CSV
             "nll_valid": on_valid.nll,
             "lr": session.config.optim.lr,
             "grad_norm": result.grad_norm,
@@ -257,6 +268,14 @@ def _metrics(  # noqa: PLR0917
     )
 
 
+def _last_train_nll(history: list[dict[str, Any]]) -> float | None:
+    """The most recent training-split NLL in the history (some epochs skip it)."""
+    for row in reversed(history):
+        if row.get("nll_train") is not None:
+            return float(row["nll_train"])
+    return None
+
+
 def _event(stage: Literal["start", "epoch", "final"], session: Session) -> Progress:
     progression = session.state.progression
     last = progression.history[-1] if progression.history else {}
@@ -266,7 +285,7 @@ def _event(stage: Literal["start", "epoch", "final"], session: Session) -> Progr
         epoch=progression.epoch,
         max_epochs=session.config.train.max_epochs,
         elapsed_s=progression.wall_time_s,
-        nll_train=last.get("nll_train"),
+        nll_train=_last_train_nll(progression.history),
         nll_valid=last.get("nll_valid"),
         best_epoch=progression.best_epoch,
         best_nll_valid=best if math.isfinite(best) else None,

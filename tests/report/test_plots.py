@@ -63,3 +63,22 @@ def test_write_plots_writes_readable_png_and_svg(two_datasets: Path, tmp_path: P
         else:
             root = ET.parse(path).getroot()
             assert root.tag.endswith("svg")
+
+
+def test_training_curve_with_skipped_epochs_is_one_connected_line() -> None:
+    """eval_train_every > 1 leaves nll_train blank on most epochs: the line joins the points."""
+    import pandas as pd
+
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4, 5],
+            "wall_time_s": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "nll_train": [9.0, None, 8.0, None, 7.5],
+            "nll_valid": [9.5, 9.0, 8.8, 8.7, 8.9],
+        }
+    )
+    figure = learning_curve_figure("jsb", {"gru": (history, "gru (46)")})
+    train_panel = figure.axes[0]
+    (line,) = [line for line in train_panel.get_lines() if len(line.get_xdata()) > 1]
+    assert list(line.get_xdata()) == [1, 3, 5]
+    assert list(line.get_ydata()) == [9.0, 8.0, 7.5]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnbench.models import build_model
-from rnnbench.train.batching import Batch, epoch_order, length_buckets, make_batch
+from rnnbench.train.batching import Batch, epoch_order, eval_buckets, length_buckets, make_batch
 from rnnbench.train.evaluate import evaluate, masked_nll, training_loss
 
 Rolls = Callable[..., list[np.ndarray]]
@@ -22,6 +22,31 @@ def test_buckets_cover_every_usable_sequence_once_sorted_by_length(piano_rolls: 
     assert sorted(flat) == [i for i, s in enumerate(sequences) if len(s) >= 2]
     assert [len(sequences[i]) for i in flat] == sorted(len(sequences[i]) for i in flat)
     assert all(len(bucket) == 4 for bucket in buckets[:-1])
+
+
+@pytest.mark.parametrize(("batch_size", "max_padding"), [(64, 0.1), (4, 0.1), (64, 0.0), (3, 1.0)])
+def test_eval_buckets_cap_count_and_padding(
+    piano_rolls: Rolls, batch_size: int, max_padding: float
+) -> None:
+    """Every usable sequence once, in length order; each batch within its count and its padding
+    fraction (a single sequence has none), and consecutive batches only split where needed."""
+    sequences = piano_rolls(2, 40, low=1, high=200)
+    buckets = eval_buckets(sequences, batch_size, max_padding)
+    flat = [index for bucket in buckets for index in bucket]
+    assert sorted(flat) == [i for i, s in enumerate(sequences) if len(s) >= 2]
+    assert [len(sequences[i]) for i in flat] == sorted(len(sequences[i]) for i in flat)
+
+    def padding(bucket: list[int]) -> float:
+        steps = [len(sequences[i]) - 1 for i in bucket]
+        return 1 - sum(steps) / (len(steps) * max(steps))
+
+    for bucket, following in zip(buckets, [*buckets[1:], []], strict=True):
+        assert 1 <= len(bucket) <= batch_size
+        assert padding(bucket) <= max_padding + 1e-12
+        if following and len(bucket) < batch_size:  # split only because of the padding
+            assert padding(bucket + following[:1]) > max_padding
+    if max_padding >= 1.0:
+        assert [len(bucket) for bucket in buckets[:-1]] == [batch_size] * (len(buckets) - 1)
 
 
 def test_epoch_order_is_a_function_of_seed_and_epoch() -> None:

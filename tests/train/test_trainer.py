@@ -216,3 +216,41 @@ def test_run_directories_are_not_overwritten_and_resume_checks_the_config(
             splits=synthetic_splits,
         )
     assert (tmp_path / "run" / METRICS_FILE).is_file()
+
+
+def test_thinned_training_split_evaluation_changes_nothing_else(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    """eval_train_every = 3: nll_train at epochs 1, 3, 6 and the last (7); every other number
+    (validation curve, selection, final metrics, best weights) and the config hash unchanged."""
+    every = tiny_config(train={"max_epochs": 7, "eval_train_every": 3})
+    always = tiny_config(train={"max_epochs": 7})
+    assert config_hash(every) == config_hash(always)
+    train(every, tmp_path / "every", splits=synthetic_splits)
+    train(always, tmp_path / "always", splits=synthetic_splits)
+    thinned, full = outcome(tmp_path / "every"), outcome(tmp_path / "always")
+    assert [row["nll_train"] != "" for row in thinned["history"]] == [
+        True, False, True, False, False, True, True
+    ]  # fmt: skip
+    for row_thinned, row_full in zip(thinned["history"], full["history"], strict=True):
+        if row_thinned["nll_train"]:
+            assert row_thinned == row_full
+        else:
+            assert {**row_thinned, "nll_train": row_full["nll_train"]} == row_full
+    assert thinned["metrics"] == full["metrics"]
+    assert thinned["best_model"] == full["best_model"]
+    assert thinned["per_sequence"] == full["per_sequence"]
+
+
+def test_thinned_evaluation_covers_the_epoch_patience_ends_on(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    config = tiny_config(
+        optim={"lr": 1e-30, "weight_noise": 0.0},
+        train={"max_epochs": 50, "patience": 3, "eval_train_every": 10},
+    )
+    metrics = train(config, tmp_path / "run", splits=synthetic_splits)
+    history = read_csv(tmp_path / "run" / HISTORY_FILE)
+    assert metrics.epochs == 4
+    assert [row["nll_train"] != "" for row in history] == [True, False, False, True]
+    assert float(history[-1]["nll_train"]) > 0
