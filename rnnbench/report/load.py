@@ -29,9 +29,11 @@ SETTING_KEY_COLUMN = "setting_key"  # runs with equal keys differ at most in see
 METRIC_COLUMNS = tuple(RunMetrics.model_fields)
 # Fields of metrics.json that identify a setting when a run has no config.yaml.
 METRIC_SETTING_FIELDS = ("hidden_size", "batch_size", "weight_noise", "lr")
-# Config fields that do not change what a run computes: left out of the setting key.
 # Config fields that do not change what a run learns: runs differing only here are one setting.
 CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every"))
+# Also left out of a run's family: the fields a learning-rate search varies or a row already names.
+FAMILY_IGNORED = (("optim", "lr"), ("model", "variant"), ("train", "num_threads"))
+FAMILY_COLUMN = "_family"
 
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
@@ -75,7 +77,51 @@ def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records)
     for column in ("nll_train", "nll_valid", "nll_test", "frame_acc_test"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return _label_families(frame).drop(columns=FAMILY_COLUMN)
+
+
+def _label_families(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep ablations out of the learning-rate search: where runs of one (dataset, cell, variant)
+    differ in more than lr and seed (e.g. a batch-size ablation beside the paper's sweep), each
+    other family's `variant` gets the difference appended, e.g. `paper, train.batch_size=1`, so it
+    becomes a row of its own and is never chosen as the paper setting's best learning rate.
+
+    The reference family, which keeps the plain variant, is the one with the most learning rates
+    (the protocol's search), then the most runs, then the first in sort order.
+    """
+    frame = frame.copy()
+    for (_, _, variant), group in frame.groupby(["dataset", "cell", "variant"], sort=False):
+        families = group.groupby(FAMILY_COLUMN, sort=True).agg(
+            lrs=("lr", "nunique"), runs=("lr", "size")
+        )
+        if len(families) < 2:
+            continue
+        ranked = families.sort_values(["lrs", "runs"], ascending=False, kind="stable")
+        reference = json.loads(str(ranked.index[0]))
+        for family in ranked.index[1:]:
+            label = _difference(json.loads(str(family)), reference)
+            rows = group.index[group[FAMILY_COLUMN] == family]
+            frame.loc[rows, "variant"] = f"{variant}, {label}"
     return frame
+
+
+def _difference(family: dict[str, Any], reference: dict[str, Any]) -> str:
+    """`a.b=value` for every field whose value differs from the reference's, sorted."""
+    keys = sorted(set(family) | set(reference))
+    parts = [
+        f"{key}={family.get(key, '-')}" for key in keys if family.get(key) != reference.get(key)
+    ]
+    return ", ".join(parts)
+
+
+def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +142,11 @@ def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
         identity = {name: metrics[name] for name in METRIC_SETTING_FIELDS}
     text = json.dumps(identity, sort_keys=True, default=str)
     fields[SETTING_KEY_COLUMN] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    family = _flatten(identity)
+    for path in FAMILY_IGNORED:
+        family.pop(".".join(path), None)
+    family.pop("lr", None)  # identity from metrics.json (no config.yaml)
+    fields[FAMILY_COLUMN] = json.dumps(family, sort_keys=True, default=str)
     return fields
 
 

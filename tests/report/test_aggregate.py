@@ -121,9 +121,31 @@ def test_seeds_of_different_configs_are_not_pooled(make_run: MakeRun, tmp_path: 
     make_run(seed=0, max_epochs=500, nll_valid=8.0, nll_test=8.5)
     make_run(seed=1, max_epochs=500, nll_valid=8.2, nll_test=8.7)
     make_run(seed=0, max_epochs=5, nll_valid=8.9, nll_test=9.0)  # same lr, another config
-    row = aggregate(load_runs([tmp_path / "runs"])).rows.iloc[0]
-    assert (row["n_settings"], row["n_runs"]) == (2, 2)
-    assert row["nll_test"] == pytest.approx(8.6)
+    rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
+    assert list(rows.index) == ["paper", "paper, train.max_epochs=5"]
+    assert (rows.loc["paper", "n_settings"], rows.loc["paper", "n_runs"]) == (1, 2)
+    assert rows.loc["paper", "nll_test"] == pytest.approx(8.6)
+    assert rows.loc["paper, train.max_epochs=5", "nll_test"] == pytest.approx(9.0)
+
+
+def test_an_ablation_is_its_own_row_never_the_searchs_best_lr(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """A sweep beside the protocol's (here: 2 lrs, 5 epochs cap) with a better validation NLL
+    is reported as its own row, labelled by what differs, and leaves the protocol's choice alone."""
+    for lr, valid in ((1e-3, 8.0), (1e-2, 8.3)):
+        make_run(lr=lr, nll_valid=valid, nll_test=valid + 0.5)
+        make_run(lr=lr, seed=1, nll_valid=valid, nll_test=valid + 0.5)
+    for lr in (1e-3, 1e-2):
+        make_run(lr=lr, max_epochs=5, nll_valid=7.0, nll_test=7.4)
+    result = aggregate(load_runs([tmp_path / "runs"]))
+    rows = add_paper_columns(result.rows).set_index("variant")
+    assert rows.loc["paper", "lr"] == pytest.approx(1e-3)
+    assert rows.loc["paper", "nll_test"] == pytest.approx(8.5)
+    assert rows.loc["paper", "paper_nll_test"] == pytest.approx(8.54)
+    ablation = rows.loc["paper, train.max_epochs=5"]
+    assert (ablation["n_settings"], ablation["nll_test"]) == (2, pytest.approx(7.4))
+    assert ablation["paper_nll_test"] == pytest.approx(8.54)  # the paper value, to compare with
 
 
 def test_runs_without_config_fall_back_to_metrics_settings(
