@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from rnnbench.errors import ConfigError
@@ -65,8 +66,10 @@ class ModelConfig(Section):
     # Hidden units; the paper sizes (tanh 100, GRU 46, LSTM 36) give ~19k recurrent parameters each.
     hidden_size: int = Field(gt=0)
     # paper = the paper's code: input weights U(-0.1, 0.1), orthogonal recurrent blocks, 0 biases;
-    # torch = torch's default U(-1/sqrt(H), 1/sqrt(H)) everywhere (an ablation).
-    init: Literal["paper", "torch"] = "paper"
+    # torch = torch's default U(-1/sqrt(H), 1/sqrt(H)) everywhere (an ablation);
+    # paper-forget1 = paper, but the LSTM's forget-gate biases start at 1 (Gers et al. 2000,
+    # Jozefowicz et al. 2015), so the cell starts out remembering (an ablation; LSTM only).
+    init: Literal["paper", "torch", "paper-forget1"] = "paper"
 
     @field_validator("cell")
     @classmethod
@@ -76,6 +79,14 @@ class ModelConfig(Section):
         if cell not in CELLS:
             raise ValueError(f"unknown cell '{cell}' (known: {', '.join(sorted(CELLS))})")
         return cell
+
+    @model_validator(mode="after")
+    def _forget_bias_needs_lstm(self) -> ModelConfig:
+        if self.init == "paper-forget1" and self.cell != "lstm":
+            raise ValueError(
+                f"init 'paper-forget1' applies to the lstm cell only, not '{self.cell}'"
+            )
+        return self
 
 
 class OptimConfig(Section):

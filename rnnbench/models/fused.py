@@ -13,7 +13,7 @@ from torch import nn
 from torch.func import functional_call
 
 from rnnbench.models.init import orthogonal_blocks, uniform_
-from rnnbench.models.registry import CellSpec
+from rnnbench.models.registry import FORGET_GATE, CellSpec
 
 NOISY = ("weight_ih_l0", "weight_hh_l0")  # the input and recurrent matrices: the only noisy weights
 
@@ -39,7 +39,7 @@ class FusedRecurrent(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, init: str) -> None:
-        if init == "paper":
+        if init.startswith("paper"):
             uniform_(self.weight("weight_ih_l0"))
             recurrent = orthogonal_blocks(self.hidden_size, self.spec.gates)  # (H, G*H)
             self.weight("weight_hh_l0").copy_(
@@ -47,6 +47,9 @@ class FusedRecurrent(nn.Module):
             )  # torch layout (G*H, H): gate blocks on rows
             self.weight("bias_ih_l0").zero_()
             self.weight("bias_hh_l0").zero_()
+            if init == "paper-forget1":  # torch adds both biases: one of them carries the 1
+                size = self.hidden_size
+                self.weight("bias_ih_l0")[FORGET_GATE * size : (FORGET_GATE + 1) * size] = 1.0
         else:
             for parameter in self.rnn.parameters():
                 uniform_(parameter, 1 / math.sqrt(self.hidden_size))

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rnnbench.models.init import orthogonal_blocks, uniform_
-from rnnbench.models.registry import CellSpec
+from rnnbench.models.registry import FORGET_GATE, CellSpec
 
 
 def lookup_kernel(spec: CellSpec):  # type: ignore[no-untyped-def]
@@ -36,12 +36,15 @@ class PaperRecurrent(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, init: str) -> None:
-        if init == "paper":
+        if init.startswith("paper"):
             uniform_(self.weight_input)
             self.weight_recurrent.copy_(orthogonal_blocks(self.hidden_size, self.spec.gates))
             self.bias.zero_()
             if self.weight_peephole is not None:
                 self.weight_peephole.zero_()
+            if init == "paper-forget1":
+                size = self.hidden_size
+                self.bias[FORGET_GATE * size : (FORGET_GATE + 1) * size] = 1.0
         else:  # "torch": U(-1/sqrt(H), 1/sqrt(H)) everywhere, as torch's own RNN modules
             for parameter in self.parameters():
                 uniform_(parameter, 1 / math.sqrt(self.hidden_size))

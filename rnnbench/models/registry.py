@@ -41,7 +41,8 @@ for _spec in (
     register_cell(_spec)
 
 VARIANTS = ("paper", "fused")
-INITS = ("paper", "torch")
+INITS = ("paper", "torch", "paper-forget1")
+FORGET_GATE = 1  # LSTM gate blocks [i, f, g, o] (paper and torch layouts): f is block 1
 
 
 def get_cell(name: str) -> CellSpec:

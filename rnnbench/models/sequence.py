@@ -23,7 +23,7 @@ class SequenceModel(nn.Module):
         super().__init__()
         self.recurrent = recurrent
         self.output = nn.Linear(hidden_size, input_size)
-        if init == "paper":
+        if init.startswith("paper"):
             with torch.no_grad():
                 uniform_(self.output.weight)
                 self.output.bias.zero_()

@@ -80,6 +80,27 @@ def test_paper_init_matches_the_papers_code() -> None:
     assert torch.count_nonzero(layer.bias) == 0
 
 
+@pytest.mark.parametrize("variant", ["paper", "fused"])
+def test_forget_bias_init_changes_only_the_forget_gate_bias(variant: str) -> None:
+    """paper-forget1: the paper's init, same random draws, with the LSTM's f-block bias at 1."""
+    size = 6
+    models = {}
+    for init in ("paper", "paper-forget1"):
+        torch.manual_seed(0)
+        models[init] = build_model("lstm", variant, size, init=init)
+    plain, forget = (dict(models[init].named_parameters()) for init in ("paper", "paper-forget1"))
+    if variant == "paper":
+        bias = forget["recurrent.bias"].detach()  # (4H,) blocks [i, f, g, o]
+    else:  # torch sums its two bias vectors
+        bias = (forget["recurrent.rnn.bias_ih_l0"] + forget["recurrent.rnn.bias_hh_l0"]).detach()
+    expected = torch.zeros(4 * size)
+    expected[size : 2 * size] = 1.0
+    torch.testing.assert_close(bias, expected)
+    for name, value in plain.items():
+        if "bias" not in name:
+            torch.testing.assert_close(forget[name], value)
+
+
 def test_unknown_cell_and_variant_are_named() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'gru'"):
         build_model("gruu", "paper", 4)

@@ -89,6 +89,7 @@ ERROR_CASES = {
     "set bad yaml": (VALID, ["optim.lr=[1"], "not a YAML scalar"),
     "weight noise negative": (VALID, ["optim.weight_noise=-1"], "optim.weight_noise"),
     "batch size zero": (VALID, ["train.batch_size=0"], "train.batch_size"),
+    "forget bias without lstm": (VALID, ["model.init=paper-forget1"], "applies to the lstm cell"),
 }
 
 
