@@ -6,6 +6,7 @@ the steady-state seconds per epoch (the mean over epochs after the first) and th
 evaluation time, for projecting a sweep's cost: trial = epochs x epoch_s + final_eval_s.
 
     python benchmarks/epoch_times.py --data-dir data > epoch_times.jsonl
+    python benchmarks/epoch_times.py --data-dir data --set train.batch_size=1
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
 CELLS = ("tanh", "gru", "lstm")
 
 
-def measure(dataset: str, cell: str, epochs: int, data_dir: Path) -> dict[str, object]:
+def measure(
+    dataset: str, cell: str, epochs: int, data_dir: Path, extra: list[str]
+) -> dict[str, object]:
     overrides = [
+        *extra,
         f"train.max_epochs={epochs}",
         "train.num_threads=1",
         "device=cpu",
@@ -54,10 +58,11 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--set", action="append", default=[], help="config override a.b=value")
     args = parser.parse_args()
     for dataset in args.datasets.split(","):
         for cell in args.cells.split(","):
-            row = measure(dataset, cell, args.epochs, args.data_dir.resolve())
+            row = measure(dataset, cell, args.epochs, args.data_dir.resolve(), args.set)
             print(json.dumps(row), flush=True)
 
 
