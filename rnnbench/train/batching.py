@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -21,8 +22,8 @@ class Batch:
     mask: torch.Tensor  # (B, L) bool, True at real predicted frames
     indices: tuple[int, ...]  # positions of the sequences in their split
 
-    @property
-    def frames(self) -> int:
+    @cached_property
+    def frames(self) -> int:  # computed once: the loss and the frame count both read it
         return int(self.mask.sum())
 
     def to(self, device: torch.device) -> Batch:
@@ -84,9 +85,14 @@ def eval_buckets(
     return batches
 
 
-def epoch_order(buckets: Sequence[Sequence[int]], seed: int, epoch: int) -> list[list[int]]:
-    """The buckets in the shuffled order of this epoch: a function of (seed, epoch) only, so a
-    resumed run sees the same batches as an uninterrupted one."""
+def epoch_permutation(count: int, seed: int, epoch: int) -> list[int]:
+    """The order in which this epoch visits `count` batches: a function of (seed, epoch) only, so
+    a resumed run sees the same batches as an uninterrupted one."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    permutation = torch.randperm(len(buckets), generator=generator).tolist()
-    return [list(buckets[position]) for position in permutation]
+    permutation: list[int] = torch.randperm(count, generator=generator).tolist()
+    return permutation
+
+
+def epoch_order(buckets: Sequence[Sequence[int]], seed: int, epoch: int) -> list[list[int]]:
+    """The buckets in the shuffled order of this epoch (see epoch_permutation)."""
+    return [list(buckets[position]) for position in epoch_permutation(len(buckets), seed, epoch)]

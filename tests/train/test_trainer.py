@@ -254,3 +254,40 @@ def test_thinned_evaluation_covers_the_epoch_patience_ends_on(
     assert metrics.epochs == 4
     assert [row["nll_train"] != "" for row in history] == [True, False, False, True]
     assert float(history[-1]["nll_train"]) > 0
+
+
+def test_the_multi_tensor_optimizer_gives_the_single_tensor_numbers(
+    tiny_config: MakeConfig,
+) -> None:
+    """build_optimizer uses foreach RMSProp for speed; runs recorded with the per-tensor loop
+    must still reproduce bit for bit."""
+    from rnnbench.train.state import build_optimizer, fresh_state
+
+    config = tiny_config()
+    fast, plain = fresh_state(config, torch.device("cpu")), fresh_state(config, torch.device("cpu"))
+    optim = config.optim
+    reference = torch.optim.RMSprop(
+        plain.model.parameters(),
+        lr=optim.lr,
+        alpha=optim.rmsprop_decay,
+        eps=optim.rmsprop_eps,
+        foreach=False,
+    )
+    optimizer = build_optimizer(fast.model, config)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        for left, right in zip(fast.model.parameters(), plain.model.parameters(), strict=True):
+            gradient = torch.randn(left.shape, generator=generator)
+            left.grad, right.grad = gradient.clone(), gradient.clone()
+        optimizer.step()
+        reference.step()
+    for left, right in zip(fast.model.parameters(), plain.model.parameters(), strict=True):
+        assert torch.equal(left, right)
+    assert any(
+        not torch.equal(p, q)
+        for p, q in zip(
+            fast.model.parameters(),
+            fresh_state(config, torch.device("cpu")).model.parameters(),
+            strict=True,
+        )
+    )
