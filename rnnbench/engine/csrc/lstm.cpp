@@ -115,82 +115,6 @@ void lstm_forward_plane(T* __restrict__ gates, const T* __restrict__ peep,
   }
 }
 
-// Backward d h += d a_{t+1} U^T for every row: U^T is given transposed and zero-padded to
-// (4H, VECS vectors); four accumulator sets over the 4H inner loop hide the FMA latency.
-template <typename T, int VECS>
-void lstm_grad_state_fixed(const T* __restrict__ dpre, int64_t dpre_stride,
-                           const T* __restrict__ w_t, T* __restrict__ dh, int64_t batch,
-                           int64_t size) {
-  typedef T Vec __attribute__((vector_size(64)));
-  constexpr int lanes = 64 / sizeof(T);
-  constexpr int sets = 4;
-  const int64_t inner = 4 * size;
-  for (int64_t b = 0; b < batch; ++b) {
-    Vec acc[sets][VECS] = {};
-    const T* d_row = dpre + b * dpre_stride;
-    int64_t n = 0;
-    for (; n + sets <= inner; n += sets) {
-#pragma GCC unroll 4
-      for (int s = 0; s < sets; ++s) {
-        const T scale = d_row[n + s];
-        const T* w_row = w_t + (n + s) * VECS * lanes;
-#pragma GCC unroll 8
-        for (int v = 0; v < VECS; ++v) {
-          Vec weight;
-          std::memcpy(&weight, w_row + v * lanes, sizeof(Vec));
-          acc[s][v] += scale * weight;
-        }
-      }
-    }
-    for (; n < inner; ++n) {
-      const T scale = d_row[n];
-      const T* w_row = w_t + n * VECS * lanes;
-#pragma GCC unroll 8
-      for (int v = 0; v < VECS; ++v) {
-        Vec weight;
-        std::memcpy(&weight, w_row + v * lanes, sizeof(Vec));
-        acc[0][v] += scale * weight;
-      }
-    }
-    T flat[VECS * lanes];
-#pragma GCC unroll 8
-    for (int v = 0; v < VECS; ++v) {
-      const Vec total = (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]);
-      std::memcpy(flat + v * lanes, &total, sizeof(Vec));
-    }
-    for (int64_t j = 0; j < size; ++j) dh[b * size + j] += flat[j];
-  }
-}
-
-// U (H, 4H) -> U^T zero-padded to (4H, padded): the layout lstm_grad_state_fixed reads.
-template <typename T>
-std::vector<T> transposed_padded(const T* w, int64_t size, int64_t padded) {
-  std::vector<T> out(4 * size * padded, T(0));
-  for (int64_t k = 0; k < size; ++k) {
-    for (int64_t n = 0; n < 4 * size; ++n) out[n * padded + k] = w[k * 4 * size + n];
-  }
-  return out;
-}
-
-template <typename T>
-void lstm_grad_state(const T* dpre, int64_t dpre_stride, const T* w, const std::vector<T>& w_t,
-                     T* dh, int64_t batch, int64_t size) {
-  constexpr int64_t lanes = 64 / sizeof(T);
-  switch ((size + lanes - 1) / lanes) {
-    case 1:
-      return lstm_grad_state_fixed<T, 1>(dpre, dpre_stride, w_t.data(), dh, batch, size);
-    case 2:
-      return lstm_grad_state_fixed<T, 2>(dpre, dpre_stride, w_t.data(), dh, batch, size);
-    case 3:
-      return lstm_grad_state_fixed<T, 3>(dpre, dpre_stride, w_t.data(), dh, batch, size);
-    case 4:
-      return lstm_grad_state_fixed<T, 4>(dpre, dpre_stride, w_t.data(), dh, batch, size);
-    default:
-      return matmul_transposed_accumulate<T>(dpre, dpre_stride, w, dh, batch, 4 * size, size,
-                                             size);
-  }
-}
-
 // One batch row of one backward step. dh: total d loss / d h_t; carry: d loss / d c_{t+1} times
 // d c_{t+1} / d c_t on entry, the same for step t on exit; dpeep accumulates the peephole grads.
 // Gate g of this row is at row[g * gate_stride + j].
@@ -270,14 +194,14 @@ void lstm_backward_loop(const at::Tensor& gates, const at::Tensor& cells,
   const T* cell_data = cells.data_ptr<T>();
   const T* tanh_data = tanh_cells.data_ptr<T>();
   T* grad_data = grad_pre.data_ptr<T>();
-  constexpr int64_t lanes = 64 / sizeof(T);
-  const std::vector<T> weight_t =
-      transposed_padded<T>(weight, size, (size + lanes - 1) / lanes * lanes);
+  // U^T zero-padded to (4H, padded H): the layout common.cpp's rows_matmul reads.
+  const std::vector<T> weight_t = pad_weight<T>(weight, 4 * size, size, true);
   for (int64_t t = steps - 1; t >= 0; --t) {
-    std::copy(grad_in + t * plane, grad_in + (t + 1) * plane, dh);
-    if (t < steps - 1) {
-      lstm_grad_state<T>(grad_data + (t + 1) * 4 * size, steps * 4 * size, weight, weight_t, dh,
-                         batch, size);
+    if (t == steps - 1) {
+      std::copy(grad_in + t * plane, grad_in + (t + 1) * plane, dh);
+    } else {  // d h_t = d loss/d h_t + d a_{t+1} U^T, row by row (d a rows are batch-major)
+      rows_matmul<T>(grad_in + t * plane, size, grad_data + (t + 1) * 4 * size, steps * 4 * size,
+                     weight_t, dh, size, batch, 4 * size, size);
     }
     for (int64_t b = 0; b < batch; ++b) {
       const int64_t offset = b * size;
