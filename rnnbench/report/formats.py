@@ -36,6 +36,7 @@ DISPLAY_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
     ("hidden_size", "hidden", _number("{:.0f}")),
     ("params_recurrent", "params (rec.)", _number("{:,.0f}")),
     ("lr", "lr", _number("{:.2e}")),
+    ("n_settings", "lrs", _number("{:.0f}")),  # settings searched: a partial sweep shows it
     ("nll_train", "train NLL", _number("{:.3f}")),
     ("nll_valid", "valid NLL", _number("{:.3f}")),
     ("nll_test", "test NLL", _number("{:.3f}")),

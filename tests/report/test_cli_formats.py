@@ -72,6 +72,8 @@ def test_human_formats_parse_into_rectangular_tables(paper_suite: Path, parse: o
     assert cells == ["tanh", "gru", "lstm"]
     paper_column = "paper test"
     assert [row[header.index(paper_column)] for row in body] == ["9.10", "8.54", "8.67"]
+    # 4 learning rates each (one diverged): a partially finished search is visible as such
+    assert [row[header.index("lrs")] for row in body] == ["4", "4", "4"]
 
 
 @pytest.mark.parametrize("output_format", FORMATS)
