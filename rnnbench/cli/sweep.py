@@ -6,6 +6,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,7 +20,14 @@ from rich.text import Text
 from rnnbench.cli._common import err, out, report_errors
 
 if TYPE_CHECKING:
-    from rnnbench.sweep import SweepProgress, SweepResult, SweepSpec, Trial
+    from rnnbench.sweep import (
+        Executor,
+        SweepObserver,
+        SweepProgress,
+        SweepResult,
+        SweepSpec,
+        Trial,
+    )
 
 
 class ExecutorName(StrEnum):
@@ -65,6 +73,13 @@ ExtendOption = Annotated[
     bool,
     typer.Option("--extend", help="Add new trials to an existing list."),
 ]
+BestSeedsOption = Annotated[
+    int,
+    typer.Option(
+        "--best-seeds",
+        help="After a pair's search: seeds 0..K-1 at its chosen lr (best valid NLL).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -92,6 +107,7 @@ def sweep(  # noqa: PLR0917
     sweep_seed: SweepSeedOption = 0,
     overrides: SetOption = None,
     extend: ExtendOption = False,
+    best_seeds: BestSeedsOption = 0,
 ) -> None:
     """Search learning rates: materialize the trial list, then run every unfinished trial once.
 
@@ -107,8 +123,8 @@ def sweep(  # noqa: PLR0917
         sweep_seed=sweep_seed,
         overrides=tuple(overrides or ()),
     )
-    result = _run(spec, results_dir, executor, workers, ray_address, extend)
-    if result.progress.failed:
+    outcome = _run(spec, results_dir, executor, workers, ray_address, extend, best_seeds)
+    if outcome.failed:
         raise typer.Exit(1)
 
 
@@ -137,8 +153,12 @@ def reproduce(  # noqa: PLR0917
     sweep_seed: SweepSeedOption = 0,
     overrides: SetOption = None,
     extend: ExtendOption = False,
+    best_seeds: BestSeedsOption = 0,
 ) -> None:
-    """The paper's Table 2: sweep configs/paper, then compare with the paper's values, and plot."""
+    """The paper's Table 2: sweep configs/paper, then compare with the paper's values, and plot.
+
+    `--best-seeds 5` then runs 5 seeds at each pair's chosen learning rate, for intervals.
+    """
     from rnnbench.sweep import reproduce_spec
 
     spec = reproduce_spec(
@@ -151,12 +171,12 @@ def reproduce(  # noqa: PLR0917
         sweep_seed=sweep_seed,
         overrides=tuple(overrides or ()),
     )
-    result = _run(spec, results_dir, executor, workers, ray_address, extend)
-    if result.progress.done:
+    outcome = _run(spec, results_dir, executor, workers, ray_address, extend, best_seeds)
+    if outcome.done:
         _report(results_dir, quick)
     else:
         err.print("no trial finished: no table to write", highlight=False)
-    if result.progress.failed:
+    if outcome.failed:
         raise typer.Exit(1)
 
 
@@ -175,6 +195,12 @@ def _report(results_dir: Path, quick: bool) -> None:
     )
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    done: int  # trials finished (ok or diverged), earlier ones included
+    failed: int  # trials that crashed
+
+
 def _run(  # noqa: PLR0917
     spec: SweepSpec,
     results_dir: Path,
@@ -182,11 +208,15 @@ def _run(  # noqa: PLR0917
     workers: int | None,
     ray_address: str | None,
     extend: bool,
-) -> SweepResult:
+    best_seeds: int = 0,
+) -> RunOutcome:
+    """The search, then (with best_seeds) the seeds at each finished pair's chosen lr."""
     from rnnbench.sweep import make_executor, materialize, run_sweep
 
     if ray_address and executor_name is not ExecutorName.ray:
         raise _usage("--ray-address needs --executor ray")
+    if best_seeds < 0:
+        raise _usage(f"--best-seeds must be at least 0, got {best_seeds}")
     trials = materialize(spec)
     pairs = len({(trial.dataset, trial.cell) for trial in trials})
     err.print(
@@ -199,12 +229,40 @@ def _run(  # noqa: PLR0917
     try:
         with view, _sigterm_as_interrupt():
             result = run_sweep(trials, results_dir, executor, view, extend=extend)
+            seeded = _run_best_seeds(trials, results_dir, executor, view, best_seeds)
     except KeyboardInterrupt:
         err.print("interrupted: finished trials are kept; run the same command again to resume")
         raise typer.Exit(130) from None
-    _print_reconciled(result)
+    _print_reconciled(result, seeds_listed=best_seeds > 1)
     _print_summary(result, trials)
-    return result
+    outcome = RunOutcome(result.progress.done, len(result.progress.failed))
+    if seeded is not None:
+        _print_totals("seed trials", seeded.progress)
+        progress = seeded.progress
+        outcome = RunOutcome(outcome.done + progress.done, outcome.failed + len(progress.failed))
+    return outcome
+
+
+def _run_best_seeds(
+    search: Sequence[Trial],
+    results_dir: Path,
+    executor: Executor,
+    view: SweepObserver,
+    best_seeds: int,
+) -> SweepResult | None:
+    """Seeds at the chosen learning rates (added to the trial list); None if there are none."""
+    from rnnbench.sweep import run_sweep
+    from rnnbench.sweep.seeds import best_seed_trials
+
+    if best_seeds <= 1:
+        return None
+    plan = best_seed_trials(search, results_dir, best_seeds)
+    for pair in plan.waiting:
+        err.print(f"{pair}: search unfinished, no --best-seeds runs yet", markup=False)
+    if not plan.trials:
+        return None
+    err.print(f"{len(plan.trials)} seed trials at the chosen learning rates", markup=False)
+    return run_sweep(plan.trials, results_dir, executor, view, extend=True)
 
 
 @contextlib.contextmanager
@@ -227,9 +285,10 @@ def _usage(message: str) -> Exception:
     return UsageError(message)
 
 
-def _print_reconciled(result: SweepResult) -> None:
+def _print_reconciled(result: SweepResult, seeds_listed: bool = False) -> None:
+    """seeds_listed: the list also holds this command's --best-seeds trials (not a subset run)."""
     reconciled = result.reconciled
-    if reconciled.subset:
+    if reconciled.subset and not seeds_listed:
         listed = f"{result.results_dir}/trials.json"
         err.print(f"ran part of the {reconciled.stored} trials listed in {listed}", markup=False)
     if reconciled.stored and reconciled.added:
@@ -317,8 +376,12 @@ def _print_summary(result: SweepResult, trials: Sequence[Trial]) -> None:
         )
         table.add_row(dataset, cell, str(count), *cells)
     out.print(table)
+    _print_totals("trials", progress)
+
+
+def _print_totals(what: str, progress: SweepProgress) -> None:
     out.print(
-        f"{progress.total} trials: {progress.skipped} finished earlier, {progress.ok} ok, "
+        f"{progress.total} {what}: {progress.skipped} finished earlier, {progress.ok} ok, "
         f"{progress.diverged} diverged, {len(progress.failed)} failed, "
         f"{progress.interrupted} interrupted",
         highlight=False,

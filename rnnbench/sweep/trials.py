@@ -13,6 +13,7 @@ Each trial is a fully resolved config; its id is that config's hash, and its run
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Sequence
@@ -137,6 +138,14 @@ def _make_trial(config: Any, path: Path, lr_index: int) -> Trial:
         source=str(path),
         config=config.model_dump(mode="json"),
     )
+
+
+def reseeded(trial: Trial, seed: int) -> Trial:
+    """The same trial with another training seed (its own id; lr and lr_index unchanged)."""
+    from rnnbench.config import parse_config
+
+    config = parse_config(copy.deepcopy(trial.config), trial.source, [f"seed={seed}"])
+    return _make_trial(config, Path(trial.source), trial.lr_index)
 
 
 def _check_unique(trials: Sequence[Trial]) -> None:
