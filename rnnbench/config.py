@@ -38,7 +38,8 @@ def resolve_dataset(name: str, data_dir: Path | None) -> str:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # No NaN or inf anywhere: an infinite learning rate or noise is a typo, not an experiment.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(Section):
@@ -48,7 +49,7 @@ class DataConfig(Section):
     # Which dataset to train on: a built-in name or alias (`rnnbench data list`) or an imported one.
     name: str
     # Use only the first N sequences of every split: smoke tests and debugging, never results.
-    max_sequences: int | None = Field(default=None, ge=1)
+    max_sequences: int | None = Field(default=None, ge=1, strict=True)
 
     @field_validator("name")
     @classmethod
@@ -64,7 +65,7 @@ class ModelConfig(Section):
     # fused = torch's nn.RNN/GRU/LSTM (cuDNN/oneDNN; different GRU, no peepholes, two biases).
     variant: Literal["paper", "fused"] = "paper"
     # Hidden units; the paper sizes (tanh 100, GRU 46, LSTM 36) give ~19k recurrent parameters each.
-    hidden_size: int = Field(gt=0)
+    hidden_size: int = Field(gt=0, strict=True)
     # paper = the paper's code: input weights U(-0.1, 0.1), orthogonal recurrent blocks, 0 biases;
     # torch = torch's default U(-1/sqrt(H), 1/sqrt(H)) everywhere (an ablation);
     # paper-forget1 = paper, but the LSTM's forget-gate biases start at 1 (Gers et al. 2000,
@@ -107,30 +108,31 @@ class OptimConfig(Section):
 class TrainConfig(Section):
     # Sequences per minibatch, bucketed by length so padding stays small. The paper's code used 1;
     # 8 keeps many updates per epoch while amortising the per-step overhead on CPU.
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=8, ge=1, strict=True)
     # Hard cap on epochs. Early stopping ends well-tuned runs before it; runs at the low end of
     # the paper's learning-rate range are still improving when they reach it.
-    max_epochs: int = Field(default=500, ge=1)
+    max_epochs: int = Field(default=500, ge=1, strict=True)
     # Stop after this many epochs without a new best validation NLL (weight noise makes the
     # validation curve noisy, so a short patience stops too early); the best weights are kept.
-    patience: int = Field(default=20, ge=1)
+    patience: int = Field(default=20, ge=1, strict=True)
     # Sequences per evaluation batch (no gradients, so large batches are cheap).
-    eval_batch_size: int = Field(default=64, ge=1)
+    eval_batch_size: int = Field(default=64, ge=1, strict=True)
     # Evaluate the training split every this many epochs (and at the first and the last): a full
     # forward pass over it costs a third of an epoch, and nothing in the protocol reads it (early
     # stopping and selection use validation NLL; the final record always evaluates the best
     # weights on all splits). Only history.csv's nll_train column thins out, so it is not hashed.
-    eval_train_every: int = Field(default=1, ge=1)
+    eval_train_every: int = Field(default=1, ge=1, strict=True)
     # Torch CPU threads; null = all cores. 1 by default: at these sizes (H <= 100, small batches)
     # every op is far too small to split, and 2 threads on a busy 2-core machine measured 14x
     # slower. Sweep workers run one single-threaded trial per core.
-    num_threads: int | None = Field(default=1, ge=1)
+    num_threads: int | None = Field(default=1, ge=1, strict=True)
 
 
 class Config(Section):
     # Seeds the initial weights, the batch order of every epoch and the weight noise: a CPU run is
-    # fully determined by its config.
-    seed: int = 0
+    # fully determined by its config. At most 2^32 - 1: each epoch's batch order seeds a 64-bit
+    # generator with seed * 1,000,003 + epoch.
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, strict=True)
     # auto = CUDA when present, else CPU.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataConfig
@@ -196,6 +198,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (invalid UTF-8)") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -36,6 +36,10 @@ class UnknownNameError(UsageError):
         self.name = name
 
 
+class OutputError(RnnbenchError):
+    """A result, record or output file that cannot be written (the path is named)."""
+
+
 class DataError(RnnbenchError):
     """A dataset could not be downloaded, verified or decoded."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -10,13 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from rnnbench.errors import OutputError
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file beside `path`; on clean exit fsync it and rename it onto `path`."""
+    """Open a temporary file beside `path`; on clean exit fsync it and rename it onto `path`.
+
+    A path that cannot be written (no such parent, no permission, a directory in the way) raises
+    OutputError naming `path`, not the temporary file."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
     tmp = Path(tmp_name)
     tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
     try:
@@ -24,10 +35,24 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.replace(target)
+        _replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Rename onto target, then fsync the directory so the rename itself survives a crash."""
+    try:
+        tmp.replace(target)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 def _umask() -> int:

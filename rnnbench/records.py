@@ -76,7 +76,7 @@ def read_metrics(run_dir: Path) -> RunMetrics:
         data: Any = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise RecordError(f"{path}: no metrics.json (not a run directory?)") from exc
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: invalid JSON or invalid UTF-8
         raise RecordError(f"{path}: unreadable metrics ({exc})") from exc
     try:
         return RunMetrics.model_validate(data)

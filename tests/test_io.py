@@ -27,3 +27,21 @@ def test_failure_midway_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> Non
         raise RuntimeError("killed")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]
+
+
+@pytest.mark.parametrize("blocker", ["file", "directory"])
+def test_an_unwritable_path_is_a_domain_error_naming_it(tmp_path: Path, blocker: str) -> None:
+    """A file where the parent should be, or a directory where the file should be: an
+    OutputError naming the path asked for (not the temporary file), nothing left behind."""
+    from rnnbench.errors import OutputError
+
+    if blocker == "file":
+        (tmp_path / "plain").write_text("x")
+        target = tmp_path / "plain" / "out.mid"
+    else:
+        target = tmp_path / "out.mid"
+        target.mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(OutputError, match=f"^{target}: cannot write"):
+        atomic_write_text(target, "data")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from rnnbench.errors import RnnbenchError
+from rnnbench.errors import RnnbenchError, UsageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,5 +31,22 @@ def report_errors(func: Callable[P, R]) -> Callable[P, R]:
         except RnnbenchError as exc:
             err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a path the library did not anticipate: still one line, exit 1
+            where = f"{exc.filename}: " if exc.filename else ""
+            message = f"{where}{exc.strerror or exc}"
+            err.print(Text.assemble(("error: ", "bold red"), message), highlight=False)
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+MAX_TEMPO = 1000.0  # beats per minute; MIDI's tempo field holds down to ~3.6 bpm, up to 60M
+
+
+def check_tempo(option: str, tempo: float) -> float:
+    """A finite tempo in [1, MAX_TEMPO] bpm (NaN slips past a plain range check)."""
+    if not (math.isfinite(tempo) and 1.0 <= tempo <= MAX_TEMPO):
+        raise UsageError(
+            f"{option} must be between 1 and {MAX_TEMPO:.0f} beats per minute, got {tempo}"
+        )
+    return tempo

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.cli._common import err, out, report_errors
+from rnnbench.cli._common import check_tempo, err, out, report_errors
 from rnnbench.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -279,8 +279,7 @@ def export_midi_command(
     from rnnbench.data import load
     from rnnbench.data.midi import roll_to_midi
 
-    if tempo <= 0:
-        raise UsageError(f"--tempo must be positive, got {tempo}")
+    check_tempo("--tempo", tempo)
     dataset = load(name, data_dir)
     rolls = dataset.split(split)
     if not 0 <= index < len(rolls):

@@ -132,7 +132,10 @@ def sweep(  # noqa: PLR0917
 def reproduce(  # noqa: PLR0917
     datasets: DatasetsOption = None,
     cells: CellsOption = None,
-    trials: TrialsOption = 10,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", help="Learning rates per pair: exp(U(-12,-6)) [default: 10]."),
+    ] = None,
     seeds: SeedsOption = 1,
     variant: Annotated[
         Variant, typer.Option("--variant", help="Cell implementation.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rnnbench.cli._common import err, out, report_errors
+from rnnbench.cli._common import check_tempo, err, out, report_errors
 from rnnbench.errors import UsageError
 
 if TYPE_CHECKING:
@@ -194,18 +194,22 @@ def _print_summary(metrics: RunMetrics, run_dir: Path) -> None:
 def sample_command(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A finished training run.")],
     steps: Annotated[int, typer.Option("--steps", min=1, help="Frames to generate.")] = 128,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the Bernoulli draws.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the Bernoulli draws.")
+    ] = 0,
     out_path: Annotated[
         Path | None,
         typer.Option("--out", help="MIDI file to write \\[default: RUN_DIR/sample-SEED.mid]."),
     ] = None,
     bpm: Annotated[
-        float, typer.Option("--bpm", min=1.0, help="Tempo (frames per beat come from the dataset).")
+        float, typer.Option("--bpm", help="Tempo (frames per beat come from the dataset).")
     ] = 120.0,
 ) -> None:
     """Draw a piano-roll from a trained model (note by note Bernoulli) and write it as MIDI."""
     from rnnbench.data import roll_to_midi
     from rnnbench.train.sample import load_trained, sample_roll, steps_per_beat
+
+    check_tempo("--bpm", bpm)
 
     config, model = load_trained(run_dir)
     roll = sample_roll(model, steps, seed)

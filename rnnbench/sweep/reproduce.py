@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rnnbench.errors import UsageError
 from rnnbench.sweep.grid import expand_bases, paper_config_dir
 from rnnbench.sweep.trials import BaseConfig, SweepSpec
 
@@ -44,19 +45,24 @@ def reproduce_spec(
     datasets: Sequence[str] | None,
     cells: Sequence[str] | None,
     *,
-    trials: int = 10,
+    trials: int | None = None,
     seeds: int = 1,
     variant: str = "paper",
     quick: bool = False,
     sweep_seed: int = 0,
     overrides: Sequence[str] = (),
 ) -> SweepSpec:
-    """The sweep behind `reproduce`; `overrides` come last so they win (tests shrink the budget)."""
+    """The sweep behind `reproduce`; `overrides` come last so they win (tests shrink the budget).
+    `trials` None: the paper's 10 (and --quick's 1)."""
+    if quick and trials not in (None, 1):
+        raise UsageError(
+            f"--quick runs 1 trial per pair at a known-good learning rate, not --trials {trials}"
+        )
     pairs = expand_bases(paper_config_dir(), datasets, cells)
     bases = [BaseConfig(pair.path, _pair_overrides(pair, quick)) for pair in pairs]
     spec = SweepSpec(
         bases=tuple(bases),
-        trials=trials,
+        trials=10 if trials is None else trials,
         seeds=seeds,
         sweep_seed=sweep_seed,
         overrides=(f"model.variant={variant}", *overrides),

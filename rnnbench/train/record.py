@@ -67,11 +67,26 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     """Load checkpoint.pt with weights_only=True (tensors and plain containers only)."""
     path = run_dir / CHECKPOINT_FILE
     if not path.is_file():
-        raise TrainingError(f"{path}: no checkpoint to resume from")
+        raise TrainingError(f"{path}: no checkpoint (the run has not finished an epoch)")
     try:
         checkpoint: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
         raise TrainingError(f"{path}: unreadable checkpoint ({type(exc).__name__})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{path}: not an rnnbench checkpoint (format {CHECKPOINT_FORMAT})")
+    for key, kind in CHECKPOINT_FIELDS.items():
+        if not isinstance(checkpoint.get(key), kind):
+            raise TrainingError(f"{path}: not an rnnbench checkpoint (missing or bad '{key}')")
     return checkpoint
+
+
+# What every checkpoint holds (train/state.py's to_checkpoint), checked before anything is used.
+CHECKPOINT_FIELDS: dict[str, type] = {
+    "config_hash": str,
+    "finished": bool,
+    "model": dict,
+    "best_model": dict,
+    "optimizer": dict,
+    "progression": dict,
+    "rng": dict,
+}

@@ -22,7 +22,7 @@ def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
     )
     try:
         model.load_state_dict(checkpoint["best_model"])
-    except (KeyError, RuntimeError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise TrainingError(f"{run_dir}: checkpoint does not match its config ({exc})") from None
     return config, model.eval()
 

@@ -15,7 +15,14 @@ from rnnbench import __version__
 from rnnbench.config import Config, config_hash
 from rnnbench.errors import TrainingError
 from rnnbench.models import params_recurrent, params_total
-from rnnbench.records import CHECKPOINT_FILE, METRICS_FILE, RunMetrics, Status, read_metrics
+from rnnbench.records import (
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    RecordError,
+    RunMetrics,
+    Status,
+    read_metrics,
+)
 from rnnbench.train import record
 from rnnbench.train.batching import Batch, epoch_permutation, length_buckets, make_batch
 from rnnbench.train.evaluate import SplitResult, evaluate, training_loss
@@ -78,7 +85,14 @@ def _ignore(event: Progress) -> None:
 
 
 def _finished(run_dir: Path) -> bool:
-    return (run_dir / METRICS_FILE).is_file() and read_metrics(run_dir).status in ("ok", "diverged")
+    """A finished record (ok or diverged); an unreadable metrics.json is not one: the run is
+    resumed and rewrites it (the sweep's resume rule, rnnbench/sweep/state.py)."""
+    if not (run_dir / METRICS_FILE).is_file():
+        return False
+    try:
+        return read_metrics(run_dir).status in ("ok", "diverged")
+    except RecordError:
+        return False
 
 
 def _open_run(config: Config, run_dir: Path, device: torch.device, resume: bool) -> RunState:
@@ -86,7 +100,11 @@ def _open_run(config: Config, run_dir: Path, device: torch.device, resume: bool)
         checkpoint = record.load_checkpoint(run_dir)
         if checkpoint["config_hash"] != config_hash(config):
             raise TrainingError(f"{run_dir}: the config differs from the one this run started with")
-        return from_checkpoint(checkpoint, config, device)
+        try:
+            return from_checkpoint(checkpoint, config, device)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TrainingError(f"{run_dir / CHECKPOINT_FILE}: cannot restore ({first})") from None
     if not resume and (run_dir / METRICS_FILE).exists():
         raise TrainingError(f"{run_dir}: already holds a run (use --resume, or another run dir)")
     state = fresh_state(config, device)
