@@ -5,22 +5,27 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rnnbench.data.cache import read_meta
 from rnnbench.data.registry import SPLITS, builtin_specs
-from rnnbench.data.store import expected_digest, imported_datasets, load, resolve, resolve_data_dir
+from rnnbench.data.store import (
+    check_cache,
+    dataset_names,
+    imported_datasets,
+    load,
+    resolve,
+    resolve_data_dir,
+)
 from rnnbench.errors import DataError
 
 DataDir = str | os.PathLike[str] | None
 
 
 def _is_valid_cache(name: str, data_dir: DataDir) -> bool:
-    entry = resolve(name, data_dir)
-    if not entry.is_cached:
-        return False
+    """Cached and passing the same checks as `load` (a damaged cache is not "cached")."""
     try:
-        return read_meta(entry.cache).get("digest") == expected_digest(entry)
-    except (DataError, OSError):
+        check_cache(name, data_dir)
+    except DataError:
         return False
+    return True
 
 
 def expected_sizes(name: str, data_dir: DataDir) -> dict[str, dict[str, int]]:
@@ -52,7 +57,8 @@ def catalog(data_dir: DataDir = None) -> list[dict[str, Any]]:
 
 
 def cached_names(data_dir: DataDir = None) -> list[str]:
-    return [row["name"] for row in catalog(data_dir) if resolve(row["name"], data_dir).is_cached]
+    """Datasets with a cache file in the data dir, intact or not (what `verify` checks)."""
+    return [name for name in dataset_names(data_dir) if resolve(name, data_dir).is_cached]
 
 
 def verify(name: str, data_dir: DataDir = None) -> str | None:

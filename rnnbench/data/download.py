@@ -22,12 +22,12 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlsplit
 
 from rnnbench import __version__
-from rnnbench.data.cache import read_meta, write_cache
+from rnnbench.data.cache import write_cache
 from rnnbench.data.dataset import Dataset
 from rnnbench.data.decoders import DECODERS, Splits
 from rnnbench.data.digest import digest_splits
 from rnnbench.data.registry import SPLITS, DatasetSpec, Source
-from rnnbench.data.store import resolve
+from rnnbench.data.store import check_cache, resolve
 from rnnbench.errors import DataError, UsageError
 
 MIRROR_ENV = "RNNBENCH_MIRROR"
@@ -181,7 +181,8 @@ def fetch(
 
     `mirror`: a folder or base URL (or several, tried in order); None means $RNNBENCH_MIRROR.
     `offline`: skip the public addresses (None means $RNNBENCH_OFFLINE is set and not "0").
-    An existing cache whose digest matches the registry is kept unless `force`.
+    An existing cache that passes the full check (`check_cache`: readable, content digest equal
+    to the registry's) is kept unless `force`; an unreadable or corrupt one is fetched again.
     """
     entry = resolve(name, data_dir)
     if entry.spec is None:
@@ -189,7 +190,7 @@ def fetch(
             f"dataset '{entry.name}' was imported from MIDI; it has no download sources"
         )
     spec = entry.spec
-    if not force and entry.is_cached and _cache_matches(entry.cache, spec):
+    if not force and entry.is_cached and _cache_is_valid(spec.name, entry.data_dir):
         return entry.cache
     if offline is None:
         offline = os.environ.get(OFFLINE_ENV, "0") not in {"", "0"}
@@ -218,8 +219,10 @@ def fetch(
     raise DataError(f"could not fetch '{spec.name}'; tried: " + "; ".join(tried))
 
 
-def _cache_matches(path: Path, spec: DatasetSpec) -> bool:
+def _cache_is_valid(name: str, data_dir: Path) -> bool:
+    """Whether the existing cache passes every check `load` makes (else it is fetched again)."""
     try:
-        return read_meta(path).get("digest") == spec.digest
-    except (DataError, OSError):
+        check_cache(name, data_dir)
+    except DataError:
         return False
+    return True

@@ -18,7 +18,12 @@ from rnnbench.data.dataset import Dataset, PianoRoll
 from rnnbench.data.digest import digest_splits
 from rnnbench.data.midi import midi_to_roll, read_midi
 from rnnbench.data.registry import SPLITS
-from rnnbench.data.store import check_import_name, register_imported, resolve_data_dir
+from rnnbench.data.store import (
+    check_import_name,
+    imported_datasets,
+    register_imported,
+    resolve_data_dir,
+)
 from rnnbench.errors import DataError, UsageError
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -131,6 +136,7 @@ def import_midi(
         raise UsageError(f"--steps-per-beat must be at least 1, got {steps_per_beat}")
     source = Path(path)
     directory = resolve_data_dir(data_dir)
+    imported_datasets(directory)  # a damaged local registry fails now, before any file is written
     with _midi_files(source) as files:
         present = {split for split, _, _ in files}
         missing = [split for split in SPLITS if split not in present]

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnbench.data.cache import cache_path, read_cache
+from rnnbench.data.cache import cache_path, read_cache, read_packed
 from rnnbench.data.dataset import Dataset
-from rnnbench.data.registry import DatasetSpec, builtin_name, builtin_spec, builtin_specs
+from rnnbench.data.registry import SPLITS, DatasetSpec, builtin_name, builtin_spec, builtin_specs
 from rnnbench.errors import DataError, UnknownNameError, UsageError
 from rnnbench.io import atomic_write_json
 
@@ -46,17 +46,53 @@ class Entry:
 
 
 def imported_datasets(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """The local registry: name -> {source, steps_per_beat, digest, ...}."""
+    """The local registry: name -> {source, steps_per_beat, digest, sequences, frames, ...}.
+
+    Every record is checked here, so callers may index it; a bad one is a DataError naming the
+    file and the entry.
+    """
     path = data_dir / IMPORTED_FILE
     if not path.is_file():
         return {}
     try:
-        raw: Any = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: unreadable local dataset registry ({exc})") from exc
+        raw: Any = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise DataError(
+            f"{path}: unreadable local dataset registry ({exc.strerror or exc})"
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: unreadable local dataset registry (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: unreadable local dataset registry ({exc})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("datasets"), dict):
         raise DataError(f"{path}: invalid local dataset registry (no 'datasets' mapping)")
+    for name, record in raw["datasets"].items():
+        problem = _record_problem(name, record)
+        if problem:
+            raise DataError(f"{path}: invalid entry '{name}' in local dataset registry ({problem})")
     return dict(raw["datasets"])
+
+
+def _record_problem(name: str, record: Any) -> str | None:
+    """What is wrong with one imported.json record, or None."""
+    if not IMPORTED_NAME.match(name) or builtin_name(name):
+        return "not a valid imported dataset name"
+    if not isinstance(record, dict):
+        return f"expected a mapping, got {type(record).__name__}"
+    if not isinstance(record.get("digest"), str) or not record["digest"]:
+        return "'digest' missing or not a string"
+    spb = record.get("steps_per_beat", 2)
+    if not _is_count(spb) or spb < 1:
+        return "'steps_per_beat' is not a positive integer"
+    for field in ("sequences", "frames"):
+        sizes = record.get(field)
+        if not isinstance(sizes, dict) or not all(_is_count(sizes.get(s)) for s in SPLITS):
+            return f"'{field}' must map {', '.join(SPLITS)} to counts"
+    return None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def register_imported(data_dir: Path, name: str, record: dict[str, Any]) -> None:
@@ -97,6 +133,23 @@ def resolve(name: str, data_dir: str | os.PathLike[str] | None = None) -> Entry:
 
 def load(name: str, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
     """The dataset `name` from its cache in the data dir (download it first with `fetch`)."""
+    entry = _cached_entry(name, data_dir)
+    dataset = read_cache(entry.cache)
+    _check_pinned(entry, dataset.digest)
+    return dataset
+
+
+def check_cache(name: str, data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Raise DataError unless `name`'s cache is present, intact and has the pinned digest.
+
+    The same checks as `load` (archive, arrays, content digest) without unpacking the frames.
+    """
+    entry = _cached_entry(name, data_dir)
+    meta, _ = read_packed(entry.cache)
+    _check_pinned(entry, meta["digest"])
+
+
+def _cached_entry(name: str, data_dir: str | os.PathLike[str] | None) -> Entry:
     entry = resolve(name, data_dir)
     if not entry.is_cached:
         hint = (
@@ -105,15 +158,17 @@ def load(name: str, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
             else f"import it again with `rnnbench data import-midi ... --name {entry.name}`"
         )
         raise DataError(f"dataset '{entry.name}' is not in {entry.data_dir}: {hint}")
-    dataset = read_cache(entry.cache)
-    if dataset.digest != expected_digest(entry):
+    return entry
+
+
+def _check_pinned(entry: Entry, digest: str) -> None:
+    if digest != expected_digest(entry):
         raise DataError(f"{entry.cache}: content differs from its registry digest; fetch it again")
-    return dataset
 
 
 def expected_digest(entry: Entry) -> str | None:
     """The pinned digest: the package registry's for built-ins, imported.json's for imports."""
     if entry.spec is not None:
         return entry.spec.digest
-    digest = imported_datasets(entry.data_dir).get(entry.name, {}).get("digest")
-    return str(digest) if digest else None
+    record = imported_datasets(entry.data_dir).get(entry.name)
+    return str(record["digest"]) if record else None
