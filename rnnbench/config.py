@@ -189,6 +189,26 @@ def parse_config(raw: Any, source: str, overrides: Sequence[str] = ()) -> Config
         raise ConfigError(f"{source}: {_first_error(exc)}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last silently,
+    so `lr: 0.001` further down a file would override an earlier one unseen)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key '{key}' appears twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """Read and validate a YAML config file, then apply `a.b=value` overrides."""
     path = Path(path)
@@ -201,7 +221,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (invalid UTF-8)") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -215,11 +215,12 @@ def _run(  # noqa: PLR0917
 ) -> RunOutcome:
     """The search, then (with best_seeds) the seeds at each finished pair's chosen lr."""
     from rnnbench.sweep import make_executor, materialize, run_sweep
+    from rnnbench.sweep.trials import MAX_SEEDS
 
     if ray_address and executor_name is not ExecutorName.ray:
         raise _usage("--ray-address needs --executor ray")
-    if best_seeds < 0:
-        raise _usage(f"--best-seeds must be at least 0, got {best_seeds}")
+    if not 0 <= best_seeds <= MAX_SEEDS:
+        raise _usage(f"--best-seeds must be between 0 and {MAX_SEEDS}, got {best_seeds}")
     trials = materialize(spec)
     pairs = len({(trial.dataset, trial.cell) for trial in trials})
     err.print(

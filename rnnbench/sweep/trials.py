@@ -28,6 +28,9 @@ from rnnbench.errors import UsageError
 
 LOG_LR_LOW = -12.0
 LOG_LR_HIGH = -6.0
+# Far beyond any real search, low enough that a typo cannot hang the materialization.
+MAX_TRIALS = 10_000
+MAX_SEEDS = 1_000
 
 
 class Trial(BaseModel):
@@ -86,10 +89,10 @@ def draw_learning_rates(sweep_seed: int, dataset: str, cell: str, count: int) ->
 def check_budget(spec: SweepSpec) -> None:
     if not spec.bases:
         raise UsageError("no config to sweep: give a CONFIG file or --datasets/--cells")
-    if spec.trials < 1:
-        raise UsageError(f"--trials must be at least 1, got {spec.trials}")
-    if spec.seeds < 1:
-        raise UsageError(f"--seeds must be at least 1, got {spec.seeds}")
+    if not 1 <= spec.trials <= MAX_TRIALS:
+        raise UsageError(f"--trials must be between 1 and {MAX_TRIALS}, got {spec.trials}")
+    if not 1 <= spec.seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds must be between 1 and {MAX_SEEDS}, got {spec.seeds}")
     if spec.fixed_lr and spec.trials != 1:
         raise UsageError("a fixed learning rate allows only --trials 1")
 

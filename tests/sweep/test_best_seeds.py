@@ -103,4 +103,4 @@ def test_negative_best_seeds_is_a_usage_error(tmp_path: Path) -> None:
             "-1",
         ],
     )
-    assert result.exit_code == 2 and "--best-seeds must be at least 0" in result.output
+    assert result.exit_code == 2 and "--best-seeds must be between 0 and 1000" in result.output

@@ -96,7 +96,10 @@ def test_a_crashed_trial_is_reported_and_the_sweep_exits_1_after_the_rest(
     ("args", "message"),
     [
         (["--datasets", "jsbb"], "configs/paper/jsbb-"),
-        (["--trials", "0"], "--trials must be at least 1"),
+        (["--trials", "0"], "--trials must be between 1 and 10000, got 0"),
+        (["--trials", "100000000000000"], "--trials must be between 1 and 10000"),
+        (["--seeds", "5000"], "--seeds must be between 1 and 1000"),
+        (["--best-seeds", "5000"], "--best-seeds must be between 0 and 1000"),
         (["--workers", "99"], "--workers 99 exceeds"),
         (["--ray-address", "auto"], "--ray-address needs --executor ray"),
     ],

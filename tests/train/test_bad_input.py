@@ -43,6 +43,15 @@ def test_a_binary_config_file_is_named(tmp_path: Path) -> None:
     assert f"{config}: not a text file" in result.output
 
 
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "dup.yaml"
+    config.write_text((REPO / "configs" / "smoke.yaml").read_text() + "seed: 3\nseed: 4\n")
+    result = CliRunner().invoke(app, ["train", str(config), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert f"{config}: YAML syntax error at line" in result.output
+    assert "key 'seed' appears twice" in result.output
+
+
 def test_a_run_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("x")
