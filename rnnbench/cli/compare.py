@@ -73,6 +73,7 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     2: usage error (no runs found, bad baseline file, bad option).
     """
     from rnnbench import report
+    from rnnbench.report.plots import learning_curves
 
     if output_format not in FORMATS:
         raise UsageError(
@@ -92,9 +93,11 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
         err.print(
             "--stats: no dataset has two cells with finished runs to compare", highlight=False
         )
+    # Read the learning curves before printing: a bad history.csv stops with nothing printed.
+    curves = learning_curves(result) if plot is not None else None
     _print_results(rows, pairs, output_format)
     if plot is not None:
-        for path in report.write_plots(result, runs, plot):
+        for path in report.write_plots(result, runs, plot, curves=curves):
             err.print(f"wrote {path}", highlight=False)
     if save_baseline is not None or gate_baseline is not None:
         fingerprint = report.machine_fingerprint(result.rows)

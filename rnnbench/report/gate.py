@@ -109,11 +109,44 @@ def load_baseline(path: Path) -> Baseline:
             raise UsageError(
                 f"{path}: invalid baseline row {number} (needs dataset, cell, variant)"
             )
+        problem = _row_problem(row)
+        if problem:
+            raise UsageError(f"{path}: invalid baseline row {number} ({problem})")
         rows[_key(row)] = row
     return Baseline(fingerprint=data["fingerprint"], rows=rows)
 
 
 _KEY_FIELDS = ("dataset", "cell", "variant")
+GATED_FIELDS = ("nll_test", "frames_per_s")  # what check_against compares
+
+
+def _row_problem(row: dict[str, Any]) -> str:
+    """Why a baseline row cannot be gated against, or ''. Each gated field must be a finite number
+    (throughput > 0); null only in a row of a group with no finished run (n_runs 0), which is how
+    save_baseline writes such a row. A non-number must not turn into a comparison that never fails.
+    """
+    no_finished_run = _is_number(row.get("n_runs")) and row["n_runs"] == 0
+    for name in GATED_FIELDS:
+        if name not in row:
+            return f"{name} missing"
+        value = row[name]
+        if value is None and no_finished_run:
+            continue
+        if not _is_number(value) or not math.isfinite(value):
+            need = "null or a finite number (n_runs is 0)" if no_finished_run else "a finite number"
+            return f"{name} must be {need}, got {_shown(value)}"
+        if name == "frames_per_s" and value <= 0:
+            return f"{name} must be > 0, got {_shown(value)}"
+    return ""
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _key(row: dict[str, Any]) -> Key:
@@ -199,18 +232,34 @@ def _check_cell(
             f" (worse by {nll_now - nll_before:+.4f} nats/frame)"
         )
     speed_before, speed_now = _number(before.get("frames_per_s")), _number(now.get("frames_per_s"))
-    if result.speed_compared and speed_now < speed_before * (1 - speed_tolerance):
+    if result.speed_compared and math.isnan(speed_now) and not math.isnan(nll_now):
+        failures.append(f"{name}: no throughput figure (baseline {speed_before:,.0f} frames/s)")
+    elif result.speed_compared and speed_now < speed_before * (1 - speed_tolerance):
         failures.append(
             f"{name}: throughput {speed_now:,.0f} frames/s < baseline {speed_before:,.0f}"
             f" − {speed_tolerance:.0%} ({speed_now / speed_before - 1:+.1%})"
         )
     result.regressions.extend(failures)
     if not failures:
-        result.passed.append(
-            f"{name}: test NLL {nll_now:.4f} (baseline {nll_before:.4f}),"
-            f" {speed_now:,.0f} frames/s (baseline {speed_before:,.0f})"
+        result.passed.append(f"{name}: {_passing(nll_before, nll_now, speed_before, speed_now)}")
+
+
+def _passing(nll_before: float, nll_now: float, speed_before: float, speed_now: float) -> str:
+    """A held cell's line; NaN on either side means that side had no finished run."""
+    if math.isnan(nll_now) and math.isnan(nll_before):
+        return "no finished run, as in the baseline"
+    if math.isnan(nll_before):
+        return (
+            f"test NLL {nll_now:.4f}, {speed_now:,.0f} frames/s"
+            " (baseline: no finished run, nothing to compare)"
         )
+    return (
+        f"test NLL {nll_now:.4f} (baseline {nll_before:.4f}),"
+        f" {speed_now:,.0f} frames/s (baseline {speed_before:,.0f})"
+    )
 
 
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else math.nan
+    """A row's value as a float; NaN for null (load_baseline lets null through only for a group
+    with no finished run, and aggregated rows hold NaN there)."""
+    return float(value) if _is_number(value) else math.nan

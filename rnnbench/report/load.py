@@ -151,14 +151,32 @@ def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
-    """The run's resolved config.yaml as a mapping; {} when absent or unreadable."""
+    """The run's resolved config.yaml as a mapping; {} when the run has none (older records: the
+    setting is then taken from metrics.json). A config.yaml that is there but cannot be read as a
+    YAML mapping is a RecordError: guessing would relabel the run or pool it with the wrong ones."""
     import yaml
 
+    path = run_dir / CONFIG_FILE
     try:
-        loaded = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
-    except (OSError, yaml.YAMLError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
-    return loaded if isinstance(loaded, dict) else {}
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: unreadable config (not UTF-8 text)") from None
+    except OSError as exc:
+        raise RecordError(f"{path}: unreadable config ({exc.strerror or exc})") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise RecordError(
+            f"{path}: unreadable config (YAML syntax error{where}: {problem})"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise RecordError(f"{path}: invalid config (expected a mapping at the top level)")
+    return loaded
 
 
 def _drop(mapping: dict[str, Any], path: tuple[str, ...]) -> None:
@@ -170,20 +188,70 @@ def _drop(mapping: dict[str, Any], path: tuple[str, ...]) -> None:
 
 
 def read_history(run_dir: Path) -> pd.DataFrame:
-    """history.csv of one run, checked for the contract's columns."""
-    return _read_csv(run_dir / HISTORY_FILE, HISTORY_COLUMNS)
+    """history.csv of one run, checked for the contract's columns; every column is numeric (float),
+    empty cells are NaN (nll_train skips epochs when train.eval_train_every > 1)."""
+    path = run_dir / HISTORY_FILE
+    table = _read_csv(path, HISTORY_COLUMNS)
+    for column in HISTORY_COLUMNS:
+        table[column] = _numbers(path, table, column, allow_empty=True)
+    return table
 
 
 def read_per_sequence(run_dir: Path, split: str = "test") -> pd.DataFrame:
-    """per_sequence.csv rows of one split, indexed by sequence index: columns frames, nll_sum."""
+    """per_sequence.csv rows of one split, indexed by sequence index: columns frames, nll_sum.
+
+    Index and frames must be whole numbers (frames > 0), nll_sum a finite number: a RecordError
+    names the file, line and field otherwise."""
     path = run_dir / PER_SEQUENCE_FILE
     table = _read_csv(path, PER_SEQUENCE_COLUMNS)
-    rows = table[table["split"] == split]
+    rows = table[table["split"] == split].copy()
     if rows.empty:
         raise RecordError(f"{path}: no rows for split '{split}'")
+    rows["index"] = _numbers(path, rows, "index", whole=True, minimum=0)
+    rows["frames"] = _numbers(path, rows, "frames", whole=True, minimum=1)
+    rows["nll_sum"] = _numbers(path, rows, "nll_sum")
+    rows = rows.astype({"index": "int64", "frames": "int64"})
     if rows["index"].duplicated().any():
-        raise RecordError(f"{path}: duplicate sequence index in split '{split}'")
+        duplicate = int(rows["index"][rows["index"].duplicated()].iloc[0])
+        raise RecordError(f"{path}: duplicate sequence index {duplicate} in split '{split}'")
     return rows.set_index("index")[["frames", "nll_sum"]].sort_index()
+
+
+def _numbers(
+    path: Path,
+    table: pd.DataFrame,
+    column: str,
+    *,
+    allow_empty: bool = False,
+    whole: bool = False,
+    minimum: float | None = None,
+) -> pd.Series:
+    """One column as floats; a RecordError naming file, line and column for the first value that
+    is not a number (or empty, not finite, not whole, below minimum, as asked)."""
+    import numpy as np
+    import pandas as pd
+
+    raw = table[column]
+    values = pd.to_numeric(raw, errors="coerce").astype(float)
+    empty = raw.isna()
+    problems = [
+        (values.isna() & ~empty, "is not a number"),
+        (values.notna() & ~np.isfinite(values.fillna(0.0)), "is not finite"),
+    ]
+    if not allow_empty:
+        problems.append((empty, "is empty"))
+    if whole:
+        problems.append((values.notna() & (values != values.round()), "is not a whole number"))
+    if minimum is not None:
+        problems.append((values < minimum, f"is below {minimum:g}"))
+    bad = [(int(np.flatnonzero(mask.to_numpy())[0]), what) for mask, what in problems if mask.any()]
+    if bad:
+        position, what = min(bad)  # the first bad line
+        label = table.index[position]  # read_csv's row number: line = row + 2 (header)
+        line = int(label) + 2 if isinstance(label, int | np.integer) else position + 2
+        value = "" if bool(empty.iloc[position]) else f" '{raw.iloc[position]}'"
+        raise RecordError(f"{path}: line {line}: {column}{value} {what}")
+    return values
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -194,8 +262,12 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     except FileNotFoundError as exc:
         raise RecordError(f"{path}: missing") from exc
     except (OSError, ValueError) as exc:
-        raise RecordError(f"{path}: unreadable ({exc})") from exc
+        raise RecordError(f"{path}: unreadable ({_one_line(exc)})") from exc
     missing = [column for column in columns if column not in table.columns]
     if missing:
         raise RecordError(f"{path}: missing column(s) {', '.join(missing)}")
     return table
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -25,10 +25,11 @@ def per_sequence_test(selection: Selection) -> pd.DataFrame:
     tables = [read_per_sequence(Path(run_dir), "test") for run_dir in selection.chosen_runs]
     first = tables[0]
     for run_dir, table in zip(selection.chosen_runs[1:], tables[1:], strict=True):
-        if not table.index.equals(first.index) or not table["frames"].equals(first["frames"]):
+        difference = _sequence_difference(table, first)
+        if difference:
             raise RecordError(
                 f"{Path(run_dir) / PER_SEQUENCE_FILE}: test sequences differ from"
-                f" {selection.chosen_runs[0]}"
+                f" {selection.chosen_runs[0]} ({difference})"
             )
     nll_sum = sum(table["nll_sum"] for table in tables) / len(tables)
     return first.assign(nll_sum=nll_sum)
@@ -44,10 +45,14 @@ def cell_pairs(
     records: list[dict[str, Any]] = []
     for (dataset, variant), selections in _by_dataset(aggregate).items():
         tables = {key[1]: per_sequence_test(sel) for key, sel in selections.items()}
+        sources = {
+            key[1]: str(Path(sel.chosen_runs[0]) / PER_SEQUENCE_FILE)
+            for key, sel in selections.items()
+        }
         seeds = {key[1]: len(sel.chosen_runs) for key, sel in selections.items()}
         for cells in itertools.combinations(sorted(tables, key=_pair_rank), 2):
             try:
-                record = _pair_record(cells, tables, n_resamples=n_resamples, seed=seed)
+                record = _pair_record(cells, tables, sources, n_resamples=n_resamples, seed=seed)
             except RecordError as exc:
                 raise RecordError(f"{dataset} ({variant}): {exc}") from exc
             seed_counts = {"n_seeds_a": seeds[cells[0]], "n_seeds_b": seeds[cells[1]]}
@@ -69,12 +74,36 @@ def _by_dataset(aggregate: Aggregate) -> dict[tuple[str, str], dict[GroupKey, Se
     return grouped
 
 
+def _sequence_difference(table: pd.DataFrame, reference: pd.DataFrame) -> str:
+    """How two per-sequence tables (indexed by sequence) disagree; '' when they cover the same
+    sequences with the same frame counts."""
+    if not table.index.equals(reference.index):
+        extra = sorted(set(table.index) ^ set(reference.index))
+        if not extra:
+            return "the sequence indices differ"
+        return f"{len(table)} vs {len(reference)} sequences, e.g. index {extra[0]} in only one"
+    if not table["frames"].equals(reference["frames"]):
+        index = table.index[(table["frames"] != reference["frames"]).to_numpy()][0]
+        frames = (table["frames"][index], reference["frames"][index])
+        return f"sequence {index} has {frames[0]} vs {frames[1]} frames"
+    return ""
+
+
 def _pair_record(
-    cells: tuple[str, str], tables: dict[str, pd.DataFrame], *, n_resamples: int, seed: int
+    cells: tuple[str, str],
+    tables: dict[str, pd.DataFrame],
+    sources: dict[str, str],
+    *,
+    n_resamples: int,
+    seed: int,
 ) -> dict[str, Any]:
     table_a, table_b = tables[cells[0]], tables[cells[1]]
-    if not table_a.index.equals(table_b.index) or not table_a["frames"].equals(table_b["frames"]):
-        raise RecordError(f"{cells[0]} and {cells[1]} were tested on different sequences")
+    difference = _sequence_difference(table_a, table_b)
+    if difference:
+        raise RecordError(
+            f"{cells[0]} ({sources[cells[0]]}) and {cells[1]} ({sources[cells[1]]})"
+            f" were tested on different sequences ({difference})"
+        )
     result = paired_bootstrap(
         table_a["nll_sum"], table_b["nll_sum"], table_a["frames"], n_resamples, seed
     )

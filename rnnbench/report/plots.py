@@ -11,7 +11,7 @@ import math
 import re
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
@@ -34,6 +34,9 @@ CURVE_PANELS = (  # (row, column, x column, y column, x label, title)
     (1, 0, "wall_time_s", "nll_train", "wall-clock time (s)", "training set"),
     (1, 1, "wall_time_s", "nll_valid", "wall-clock time (s)", "validation set"),
 )
+
+# (dataset, variant) -> cell -> (history of the best run, legend label)
+Curves: TypeAlias = "dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]]"
 
 
 def cell_color(cell: str) -> str:
@@ -174,15 +177,14 @@ def _interval(row: pd.Series) -> list[list[float]] | None:
     return [[mean - low], [high - mean]]
 
 
-def learning_curves(
-    aggregate: Aggregate,
-) -> dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]]:
-    """Histories of each group's best run, by (dataset, variant) then cell."""
+def learning_curves(aggregate: Aggregate) -> Curves:
+    """Histories of each group's best run, by (dataset, variant) then cell; a RecordError naming
+    the history.csv when one is missing or holds a value that is not a number."""
     rows = {
         (str(row["dataset"]), str(row["cell"]), str(row["variant"])): row
         for _, row in aggregate.rows.iterrows()
     }
-    curves: dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]] = {}
+    curves: Curves = {}
     for key, selection in sorted(aggregate.selections.items()):
         if selection.best_run is None:
             continue
@@ -195,15 +197,21 @@ def learning_curves(
     return curves
 
 
-def write_plots(aggregate: Aggregate, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Every figure as PNG and SVG under out_dir; returns the written paths."""
+def write_plots(
+    aggregate: Aggregate, runs: pd.DataFrame, out_dir: Path, curves: Curves | None = None
+) -> list[Path]:
+    """Every figure as PNG and SVG under out_dir; returns the written paths. `curves`: the
+    histories from `learning_curves(aggregate)`, read beforehand so that a caller can report an
+    unreadable history.csv (RecordError) before it prints anything; read here when None."""
     written: list[Path] = []
-    for (dataset, variant), curves in learning_curves(aggregate).items():
+    if curves is None:
+        curves = learning_curves(aggregate)
+    for (dataset, variant), group_curves in curves.items():
         title = dataset if variant == "paper" else f"{dataset} ({variant})"
         stem = f"learning_curves_{_slug(dataset)}" + (
             "" if variant == "paper" else f"_{_slug(variant)}"
         )
-        written += save_figure(learning_curve_figure(title, curves), out_dir / stem)
+        written += save_figure(learning_curve_figure(title, group_curves), out_dir / stem)
     if aggregate.rows["nll_test"].notna().any():
         written += save_figure(
             nll_comparison_figure(aggregate.rows, runs, aggregate), out_dir / "test_nll"

@@ -155,3 +155,75 @@ def test_fingerprint_uses_the_threads_the_runs_used(make_run: MakeRun, tmp_path:
     (run_dir / METRICS_FILE).write_text(json.dumps({**metrics, "num_threads": 4}))  # extra field
     rows = aggregate(load_runs([run_dir])).rows
     assert machine_fingerprint(rows)["torch_threads"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("nll_test", "8.5"), 'nll_test must be a finite number, got "8.5"'),
+        (("nll_test", None), "nll_test must be a finite number, got null"),
+        (("nll_test", ...), "nll_test missing"),
+        (("nll_test", True), "nll_test must be a finite number, got true"),
+        (("nll_test", float("nan")), "nll_test must be a finite number, got NaN"),
+        (("frames_per_s", "fast"), 'frames_per_s must be a finite number, got "fast"'),
+        (("frames_per_s", None), "frames_per_s must be a finite number, got null"),
+        (("frames_per_s", ...), "frames_per_s missing"),
+        (("frames_per_s", 0), "frames_per_s must be > 0, got 0"),
+    ],
+    ids=[
+        "nll-string", "nll-null", "nll-missing", "nll-bool", "nll-nan", "speed-string",
+        "speed-null", "speed-missing", "speed-zero",
+    ],
+)  # fmt: skip
+def test_malformed_baseline_row_is_a_usage_error_not_a_pass(
+    make_run: MakeRun, tmp_path: Path, baseline: Path, change: tuple[str, object], message: str
+) -> None:
+    field, value = change
+    data = json.loads(baseline.read_text())
+    row = data["rows"][1]
+    if value is ...:
+        del row[field]
+    else:
+        row[field] = value
+    baseline.write_text(json.dumps(data))
+    runs = write_suite(make_run, tmp_path / "now", nll_shift={"gru": 1.0})  # a real regression
+    result = CliRunner().invoke(
+        app, ["compare", str(runs), "-f", "csv", "--baseline", str(baseline)]
+    )
+    assert result.exit_code == 2 and result.stdout == ""  # refused before any output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0] == f"error: {baseline}: invalid baseline row 1 ({message})"
+
+
+def test_baseline_with_a_cell_without_finished_runs_gates_against_itself(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """save_baseline writes null NLL and throughput for a group with no finished run (n_runs 0):
+    a real saved baseline must load and pass against the runs it came from."""
+    runs = write_suite(make_run, tmp_path / "base", cells=("tanh", "gru"))
+    make_run("jsb", "lstm", status="diverged", nll_train=None, nll_valid=None, nll_test=None,
+             root=runs)  # fmt: skip
+    path = tmp_path / "baseline.json"
+    assert compare(runs, "--save-baseline", path)[0] == 0
+    saved = {row["cell"]: row for row in json.loads(path.read_text())["rows"]}
+    assert saved["lstm"]["nll_test"] is None and saved["lstm"]["frames_per_s"] is None
+    assert saved["lstm"]["n_runs"] == 0
+    code, stderr = compare(runs, "--baseline", path)
+    assert code == 0, stderr
+    assert "ok         jsb/lstm/paper: no finished run, as in the baseline" in stderr
+    assert "gate: PASS" in stderr
+    fixed = write_suite(make_run, tmp_path / "fixed")  # lstm now finishes: nothing to regress from
+    code, stderr = compare(fixed, "--baseline", path)
+    assert code == 0, stderr
+    assert "jsb/lstm/paper: test NLL 8.7000, 5,000 frames/s (baseline: no finished run" in stderr
+
+
+def test_null_nll_with_finished_runs_is_refused(
+    make_run: MakeRun, tmp_path: Path, baseline: Path
+) -> None:
+    data = json.loads(baseline.read_text())
+    data["rows"][0]["nll_test"] = None  # n_runs stays 1: a hand-edited or damaged row
+    baseline.write_text(json.dumps(data))
+    code, stderr = compare(write_suite(make_run, tmp_path / "now"), "--baseline", baseline)
+    assert code == 2 and "invalid baseline row 0 (nll_test must be a finite number" in stderr

@@ -82,3 +82,31 @@ def test_training_curve_with_skipped_epochs_is_one_connected_line() -> None:
     (line,) = [line for line in train_panel.get_lines() if len(line.get_xdata()) > 1]
     assert list(line.get_xdata()) == [1, 3, 5]
     assert list(line.get_ydata()) == [9.0, 8.0, 7.5]
+
+
+def test_bad_history_is_found_before_any_figure_is_written(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """learning_curves reads every plotted history.csv first (a caller can do so before printing
+    its table) and names the file; write_plots then takes those curves as read."""
+    from rnnbench.records import HISTORY_FILE, RecordError
+
+    good = make_run("jsb", "gru")
+    bad = make_run("jsb", "lstm")
+    history = bad / HISTORY_FILE
+    lines = history.read_text().splitlines()
+    lines[3] = "3,4.5,7.1,abc,0.001,0.3"
+    history.write_text("\n".join(lines) + "\n")
+    runs = load_runs([good, bad])
+    result = aggregate(runs)
+    with pytest.raises(RecordError, match=r"history\.csv: line 4: nll_valid 'abc' is not a number"):
+        learning_curves(result)
+    with pytest.raises(RecordError, match=str(history)):
+        write_plots(result, runs, tmp_path / "plots")
+    assert not (tmp_path / "plots").exists()
+
+    curves = learning_curves(aggregate(load_runs([good])))
+    written = write_plots(result, runs, tmp_path / "plots", curves=curves)
+    assert sorted(path.name for path in written) == [
+        "learning_curves_jsb.png", "learning_curves_jsb.svg", "test_nll.png", "test_nll.svg",
+    ]  # fmt: skip
