@@ -52,10 +52,13 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
     assert "key 'seed' appears twice" in result.output
 
 
-def test_a_run_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.mirror
+def test_a_run_dir_that_is_a_file_is_one_line(tmp_path: Path, data_dir_all: Path) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("x")
-    result = CliRunner().invoke(app, ["train", SMOKE, "--run-dir", str(blocker / "run")])
+    data = f"data.data_dir={data_dir_all}"
+    args = ["train", SMOKE, "--set", data, "--run-dir", str(blocker / "run")]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(blocker) in lines[0]
