@@ -73,6 +73,7 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     2: usage error (no runs found, bad baseline file, bad option).
     """
     from rnnbench import report
+    from rnnbench.report.load import REPEATS_ATTR
     from rnnbench.report.plots import learning_curves
 
     if output_format not in FORMATS:
@@ -86,6 +87,7 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     report.check_tolerances(nll_tolerance, speed_tolerance)
     gate_baseline = report.load_baseline(baseline) if baseline is not None else None
     runs = report.load_runs(paths)
+    _note_repeats(runs.attrs.get(REPEATS_ATTR, []))
     result = report.aggregate(runs)
     rows = report.add_paper_columns(result.rows) if paper else result.rows
     pairs = report.cell_pairs(result) if stats else None
@@ -111,6 +113,18 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
         _print_gate(gate, baseline)
         if not gate.ok:
             raise typer.Exit(1)
+
+
+def _note_repeats(pairs: list[tuple[str, str]]) -> None:
+    """Stderr: records of one config found twice are counted once (see report.load_runs)."""
+    if pairs:
+        dropped, kept = pairs[0]
+        err.print(
+            f"note: {len(pairs)} run record(s) repeat another's config and are counted once "
+            f"(e.g. {dropped} = {kept})",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _print_results(rows: pd.DataFrame, pairs: pd.DataFrame | None, output_format: str) -> None:

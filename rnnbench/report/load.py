@@ -34,6 +34,7 @@ CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every")
 # Also left out of a run's family: the fields a learning-rate search varies or a row already names.
 FAMILY_IGNORED = (("optim", "lr"), ("model", "variant"), ("train", "num_threads"))
 FAMILY_COLUMN = "_family"
+REPEATS_ATTR = "repeated_runs"  # DataFrame.attrs key: (dropped, kept) run dirs of one config
 
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
@@ -74,10 +75,27 @@ def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
             row["num_threads"] = threads
         row[RUN_DIR_COLUMN] = str(run_dir)
         records.append(row)
-    frame = pd.DataFrame.from_records(records)
+    frame = _drop_repeats(pd.DataFrame.from_records(records))
     for column in ("nll_train", "nll_valid", "nll_test", "frame_acc_test"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return _label_families(frame).drop(columns=FAMILY_COLUMN)
+    labelled = _label_families(frame).drop(columns=FAMILY_COLUMN)
+    labelled.attrs[REPEATS_ATTR] = frame.attrs.get(REPEATS_ATTR, [])
+    return labelled
+
+
+def _drop_repeats(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per config hash: two records of the same config (seed included), e.g. a run copied
+    into two results folders, are one run; counting both would fake a seed. The first run dir in
+    sorted path order is kept; `frame.attrs[REPEATS_ATTR]` lists (dropped, kept) run dirs."""
+    repeated = frame["config_hash"].duplicated(keep="first")
+    kept = frame.loc[~repeated].set_index("config_hash")[RUN_DIR_COLUMN]
+    pairs = [
+        (str(row[RUN_DIR_COLUMN]), str(kept[row["config_hash"]]))
+        for _, row in frame.loc[repeated].iterrows()
+    ]
+    result = frame.loc[~repeated].reset_index(drop=True)
+    result.attrs[REPEATS_ATTR] = pairs
+    return result
 
 
 def _label_families(frame: pd.DataFrame) -> pd.DataFrame:

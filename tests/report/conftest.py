@@ -104,7 +104,7 @@ def make_run(tmp_path: Path) -> MakeRun:
             batch_size=1, weight_noise=0.075, epochs=epochs, best_epoch=max(1, epochs - 1),
             nll_train=nll_train, nll_valid=nll_valid, nll_test=nll_test, frame_acc_test=0.3,
             wall_time_s=1.5 * epochs, frames_per_s=frames_per_s, device="cpu",
-            torch_version="2.13.0", rnnbench_version="0.1.0", config_hash=f"hash{lr:g}",
+            torch_version="2.13.0", rnnbench_version="0.1.0", config_hash=run_id,
         )  # fmt: skip
         atomic_write_json(run_dir / METRICS_FILE, metrics.model_dump())
         config = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,19 @@ def test_runs_without_config_are_still_compared(make_run: MakeRun, tmp_path: Pat
     assert [(row["variant"], row["n_settings"], row["n_runs"]) for row in rows] == [
         ("paper", "3", "1")
     ]
+
+
+def test_a_run_copied_into_two_folders_is_counted_once(make_run: MakeRun, tmp_path: Path) -> None:
+    """The same config (same hash, seed included) found twice is one run, not two seeds."""
+    import shutil
+
+    runs = three_cells(make_run)
+    copy = tmp_path / "elsewhere" / "gru-copy"
+    shutil.copytree(runs["gru"], copy)
+    code, stdout, stderr = run_compare(
+        tmp_path / "runs", tmp_path / "elsewhere", "--format", "json"
+    )
+    assert code == 0, stderr
+    gru = next(row for row in json.loads(stdout) if row["cell"] == "gru")
+    assert gru["n_runs"] == 1 and gru["n_total"] == 1
+    assert "note: 1 run record(s) repeat another's config" in stderr and str(copy) in stderr
