@@ -8,18 +8,12 @@ from pathlib import Path
 
 import pretty_midi
 import pytest
-from typer.testing import CliRunner
 
-from rnnbench.cli import app
 from rnnbench.data import load
 from rnnbench.data.midi import midi_to_roll
+from tests.data.helpers import run_data
 
-runner = CliRunner()
-
-
-def _run(*args: str | Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["data", *map(str, args)])
-    return result.exit_code, result.stdout, result.stderr
+_run = run_data
 
 
 def _one_line_error(stderr: str) -> str:

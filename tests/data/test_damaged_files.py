@@ -13,20 +13,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from rnnbench.cli import app
 from rnnbench.data import fetch, import_midi, load
 from rnnbench.data.catalog import catalog
 from rnnbench.data.midi import roll_to_midi
 from rnnbench.errors import DataError
+from tests.data.helpers import run_data
 
-runner = CliRunner()
-
-
-def _run(*args: str | Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["data", *map(str, args)])
-    return result.exit_code, result.stdout, result.stderr
+_run = run_data
 
 
 def _one_line_error(stderr: str) -> str:
