@@ -223,11 +223,16 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+        raise ConfigError(f"{path}: {describe_yaml_error(exc)}") from None
     return parse_config(raw, str(path), overrides)
+
+
+def describe_yaml_error(exc: yaml.YAMLError) -> str:
+    """'YAML syntax error at line N: problem', one line, for any file the suite reads."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return f"YAML syntax error{where}: {problem}"
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rnnbench.config import describe_yaml_error
 from rnnbench.errors import UsageError
 from rnnbench.records import (
     CONFIG_FILE,
@@ -186,12 +187,7 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise RecordError(
-            f"{path}: unreadable config (YAML syntax error{where}: {problem})"
-        ) from None
+        raise RecordError(f"{path}: unreadable config ({describe_yaml_error(exc)})") from None
     if not isinstance(loaded, dict):
         raise RecordError(f"{path}: invalid config (expected a mapping at the top level)")
     return loaded
