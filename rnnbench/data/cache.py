@@ -71,7 +71,7 @@ def read_packed(path: Path) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]
         {split: (frames, np.diff(offsets)) for split, (frames, offsets) in packed.items()}
     )
     if digest != meta["digest"]:
-        raise DataError(f"{path}: cache is corrupt (content digest mismatch); download it again")
+        raise DataError(f"{path}: cache is corrupt (content digest mismatch)")
     return meta, packed
 
 
@@ -144,7 +144,7 @@ def _meta(path: Path, archive: Any) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise DataError(f"{path}: cache file has no valid metadata")
     if meta.get("format") != CACHE_FORMAT:
-        raise DataError(f"{path}: unsupported cache format; download the dataset again")
+        raise DataError(f"{path}: unsupported cache format")
     meta.setdefault("steps_per_beat", 2)
     for key, kind in (("name", str), ("digest", str), ("steps_per_beat", int)):
         if not isinstance(meta.get(key), kind) or isinstance(meta[key], bool):

@@ -134,7 +134,10 @@ def resolve(name: str, data_dir: str | os.PathLike[str] | None = None) -> Entry:
 def load(name: str, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
     """The dataset `name` from its cache in the data dir (download it first with `fetch`)."""
     entry = _cached_entry(name, data_dir)
-    dataset = read_cache(entry.cache)
+    try:
+        dataset = read_cache(entry.cache)
+    except DataError as exc:
+        raise DataError(f"{exc}; {_remedy(entry)}") from None
     _check_pinned(entry, dataset.digest)
     return dataset
 
@@ -145,25 +148,32 @@ def check_cache(name: str, data_dir: str | os.PathLike[str] | None = None) -> No
     The same checks as `load` (archive, arrays, content digest) without unpacking the frames.
     """
     entry = _cached_entry(name, data_dir)
-    meta, _ = read_packed(entry.cache)
+    try:
+        meta, _ = read_packed(entry.cache)
+    except DataError as exc:
+        raise DataError(f"{exc}; {_remedy(entry)}") from None
     _check_pinned(entry, meta["digest"])
 
 
 def _cached_entry(name: str, data_dir: str | os.PathLike[str] | None) -> Entry:
     entry = resolve(name, data_dir)
     if not entry.is_cached:
-        hint = (
-            f"run `rnnbench data download {entry.name}`"
-            if entry.spec
-            else f"import it again with `rnnbench data import-midi ... --name {entry.name}`"
-        )
-        raise DataError(f"dataset '{entry.name}' is not in {entry.data_dir}: {hint}")
+        raise DataError(f"dataset '{entry.name}' is not in {entry.data_dir}: {_remedy(entry)}")
     return entry
+
+
+def _remedy(entry: Entry) -> str:
+    """What rebuilds `entry`'s cache: a download for built-ins, a re-import for imported MIDI."""
+    if entry.spec is not None:
+        return f"run `rnnbench data download {entry.name}`"
+    return f"import it again with `rnnbench data import-midi ... --name {entry.name}`"
 
 
 def _check_pinned(entry: Entry, digest: str) -> None:
     if digest != expected_digest(entry):
-        raise DataError(f"{entry.cache}: content differs from its registry digest; fetch it again")
+        raise DataError(
+            f"{entry.cache}: content differs from its registry digest; {_remedy(entry)}"
+        )
 
 
 def expected_digest(entry: Entry) -> str | None:
