@@ -30,6 +30,13 @@ SETTING_KEY_COLUMN = "setting_key"  # runs with equal keys differ at most in see
 METRIC_COLUMNS = tuple(RunMetrics.model_fields)
 # Fields of metrics.json that identify a setting when a run has no config.yaml.
 METRIC_SETTING_FIELDS = ("hidden_size", "batch_size", "weight_noise", "lr")
+# Their config paths: a family without config.yaml is compared with others on these fields only.
+METRIC_CONFIG_PATHS = {
+    "hidden_size": "model.hidden_size",
+    "batch_size": "train.batch_size",
+    "weight_noise": "optim.weight_noise",
+}
+NO_CONFIG_MARK = "_no_config"  # family key of runs whose setting comes from metrics.json
 # Config fields that do not change what a run learns: runs differing only here are one setting.
 CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every"))
 # Also left out of a run's family: the fields a learning-rate search varies or a row already names.
@@ -125,11 +132,21 @@ def _label_families(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _difference(family: dict[str, Any], reference: dict[str, Any]) -> str:
-    """`a.b=value` for every field whose value differs from the reference's, sorted."""
-    keys = sorted(set(family) | set(reference))
+    """`a.b=value` for every field whose value differs from the reference's, sorted.
+
+    Where one side has no config.yaml, only the fields metrics.json records are compared (the
+    rest are unknown, not different) and the label says which side lacks the file.
+    """
+    family_bare, reference_bare = NO_CONFIG_MARK in family, NO_CONFIG_MARK in reference
+    if family_bare == reference_bare:
+        keys = sorted(set(family) | set(reference))
+    else:
+        keys = sorted((set(family) & set(reference)) - {NO_CONFIG_MARK})
     parts = [
         f"{key}={family.get(key, '-')}" for key in keys if family.get(key) != reference.get(key)
     ]
+    if family_bare != reference_bare:
+        parts.append("no config.yaml" if family_bare else "with config.yaml")
     return ", ".join(parts)
 
 
@@ -161,10 +178,13 @@ def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
         identity = {name: metrics[name] for name in METRIC_SETTING_FIELDS}
     text = json.dumps(identity, sort_keys=True, default=str)
     fields[SETTING_KEY_COLUMN] = hashlib.sha256(text.encode()).hexdigest()[:16]
-    family = _flatten(identity)
-    for path in FAMILY_IGNORED:
-        family.pop(".".join(path), None)
-    family.pop("lr", None)  # identity from metrics.json (no config.yaml)
+    if config:
+        family = _flatten(identity)
+        for path in FAMILY_IGNORED:
+            family.pop(".".join(path), None)
+    else:
+        family = {path: metrics[name] for name, path in METRIC_CONFIG_PATHS.items()}
+        family[NO_CONFIG_MARK] = True
     fields[FAMILY_COLUMN] = json.dumps(family, sort_keys=True, default=str)
     return fields
 

@@ -157,6 +157,32 @@ def test_runs_without_config_fall_back_to_metrics_settings(
     assert (row["n_settings"], row["n_runs"]) == (2, 2)
 
 
+def test_runs_with_and_without_config_get_a_short_label(make_run: MakeRun, tmp_path: Path) -> None:
+    """Beside a search with config.yaml, runs whose setting is known only from metrics.json are
+    labelled by the fields metrics.json records (here: none differ) and the missing file, not by
+    every config field they cannot show."""
+    for lr in (1e-4, 1e-3, 1e-2):
+        make_run(lr=lr)
+    for lr in (1e-3, 1e-2):
+        (make_run(lr=lr, nll_valid=7.5) / CONFIG_FILE).unlink()
+    rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
+    assert list(rows.index) == ["paper", "paper, no config.yaml"]
+    assert rows.loc["paper", "n_settings"] == 3
+    assert rows.loc["paper, no config.yaml", "n_settings"] == 2
+
+
+def test_a_config_run_beside_an_older_search_is_labelled_with_config(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """The reverse: the older search (no config.yaml) has the most learning rates, so it is the
+    reference; a newer run with a config is a row of its own, labelled as such."""
+    for lr in (1e-4, 1e-3, 1e-2):
+        (make_run(lr=lr) / CONFIG_FILE).unlink()
+    make_run(lr=1e-3, max_epochs=5)
+    rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
+    assert list(rows.index) == ["paper", "paper, with config.yaml"]
+
+
 def test_subset_runs_are_their_own_dataset(make_run: MakeRun, tmp_path: Path) -> None:
     make_run(nll_test=8.5)
     make_run(nll_test=6.0, nll_valid=5.0, max_sequences=64)  # better NLL on a slice: not comparable
