@@ -16,6 +16,7 @@ Pooled NLL of a split = sum(nll_sum) / sum(frames) over its sequences.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +34,10 @@ HISTORY_COLUMNS = ("epoch", "wall_time_s", "nll_train", "nll_valid", "lr", "grad
 PER_SEQUENCE_COLUMNS = ("split", "index", "frames", "nll_sum")
 
 Status = Literal["ok", "diverged", "interrupted", "running"]
+# ok: stopped by the epoch cap or patience. diverged: stopped by a NaN/inf loss, gradient or
+# validation NLL; like early stopping, the best weights so far (by validation NLL) are then
+# evaluated, unless the first epoch already diverged (no NLLs). Both are finished results.
+FINISHED_STATUSES = ("ok", "diverged")
 
 
 class RunMetrics(BaseModel):
@@ -64,6 +69,14 @@ class RunMetrics(BaseModel):
     torch_version: str
     rnnbench_version: str
     config_hash: str  # stable hash of the resolved config (sweeps use it as the trial id)
+
+
+def has_result(metrics: RunMetrics) -> bool:
+    """Finished with finite validation and test NLL: a result that can be compared and chosen
+    (compare's `usable_mask` is the same rule over a table of runs)."""
+    values = (metrics.nll_valid, metrics.nll_test)
+    finite = all(value is not None and math.isfinite(value) for value in values)
+    return metrics.status in FINISHED_STATUSES and finite
 
 
 class RecordError(RnnbenchError):

@@ -58,8 +58,15 @@ def train_command(
         metrics = train(config, target, resume=resume is not None, progress=view.update)
     _print_summary(metrics, target)
     if metrics.status == "diverged":
+        kept = (
+            f"best weights (epoch {metrics.best_epoch}) evaluated"
+            if metrics.nll_test is not None
+            else "no epoch finished"
+        )
         err.print(
-            "error: training diverged (NaN/inf loss or gradient); record kept", highlight=False
+            f"error: training diverged at epoch {metrics.epochs + 1} (NaN/inf loss or gradient);"
+            f" {kept}; record kept",
+            highlight=False,
         )
         raise typer.Exit(1)
     if metrics.status == "interrupted":

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rnnbench.records import FINISHED_STATUSES
 from rnnbench.report.load import RUN_DIR_COLUMN, SETTING_KEY_COLUMN
 from rnnbench.report.paper import paper_table
 from rnnbench.report.stats import summarize_seeds
@@ -62,9 +63,10 @@ def cell_rank(cell: str) -> tuple[int, str]:
 
 
 def usable_mask(runs: pd.DataFrame) -> pd.Series:
-    """Runs that finished and have finite validation and test NLL."""
+    """Runs that finished (ok, or diverged after early stopping had best weights to evaluate) with
+    finite validation and test NLL: `records.has_result` over a table."""
     finite = runs["nll_valid"].apply(_finite) & runs["nll_test"].apply(_finite)
-    return (runs["status"] == "ok") & finite
+    return runs["status"].isin(FINISHED_STATUSES) & finite
 
 
 def aggregate(runs: pd.DataFrame) -> Aggregate:
@@ -91,11 +93,12 @@ def _row_rank(row: dict[str, Any]) -> tuple[str, tuple[int, str], str]:
 def _aggregate_group(key: GroupKey, group: pd.DataFrame) -> tuple[dict[str, Any], Selection]:
     usable = group[group["_usable"]]
     incomplete = group["status"].isin(INCOMPLETE_STATUSES)
+    # diverged (with or without best weights to evaluate), or no finite validation/test NLL
+    failed = (group["status"] == "diverged") | (~group["_usable"] & ~incomplete)
     counts = {
         "n_settings": int(group[SETTING_KEY_COLUMN].nunique()),
         "n_total": len(group),
-        # diverged, or finished without a finite validation/test NLL
-        "n_diverged": int((~group["_usable"] & ~incomplete).sum()),
+        "n_diverged": int(failed.sum()),
         "n_interrupted": int(incomplete.sum()),
     }
     if usable.empty:

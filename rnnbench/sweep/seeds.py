@@ -13,12 +13,12 @@ extra seeds yet; running the same command again adds them.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnbench.records import has_result
 from rnnbench.sweep.state import TrialState, inspect_run_dir, run_dir_for
 from rnnbench.sweep.trials import Trial, reseeded
 
@@ -54,9 +54,8 @@ def chosen_trial(trials: Sequence[Trial], results_dir: Path) -> Trial | None:
         state = inspect_run_dir(run_dir_for(results_dir, trial.trial_id))
         if state.state is not TrialState.FINISHED or state.metrics is None:
             return None
-        value = state.metrics.nll_valid
-        if state.metrics.status == "ok" and value is not None and math.isfinite(value):
-            valid.setdefault(trial.lr_index, []).append(value)
+        if has_result(state.metrics) and state.metrics.nll_valid is not None:
+            valid.setdefault(trial.lr_index, []).append(state.metrics.nll_valid)
     if not valid:
         return None
     best = min(valid, key=lambda index: (statistics.fmean(valid[index]), index))

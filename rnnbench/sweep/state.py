@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from rnnbench.records import CHECKPOINT_FILE, METRICS_FILE, RecordError, RunMetrics, read_metrics
+from rnnbench.records import (
+    CHECKPOINT_FILE,
+    FINISHED_STATUSES,
+    METRICS_FILE,
+    RecordError,
+    RunMetrics,
+    read_metrics,
+)
 
-FINISHED_STATUSES = frozenset({"ok", "diverged"})
 RUNS_DIR = "runs"
 
 

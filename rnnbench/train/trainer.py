@@ -17,6 +17,7 @@ from rnnbench.errors import TrainingError
 from rnnbench.models import params_recurrent, params_total
 from rnnbench.records import (
     CHECKPOINT_FILE,
+    FINISHED_STATUSES,
     METRICS_FILE,
     RecordError,
     RunMetrics,
@@ -90,7 +91,7 @@ def _finished(run_dir: Path) -> bool:
     if not (run_dir / METRICS_FILE).is_file():
         return False
     try:
-        return read_metrics(run_dir).status in ("ok", "diverged")
+        return read_metrics(run_dir).status in FINISHED_STATUSES
     except RecordError:
         return False
 
@@ -226,11 +227,13 @@ def _end_epoch(
 
 
 def _finish(session: Session, status: Status) -> RunMetrics:
-    """Write the final record. ok: evaluate the best weights on all splits; otherwise keep the
-    last checkpoint (interrupted: to resume; diverged: for inspection)."""
+    """Write the final record. ok, and diverged after at least one finished epoch: evaluate the
+    best weights (by validation NLL) on all splits, as early stopping does. An ok run's checkpoint
+    is marked finished; otherwise the last one is kept (interrupted: to resume; diverged: for
+    inspection)."""
     config, state, run_dir = session.config, session.state, session.run_dir
     results: dict[str, SplitResult] = {}
-    if status == "ok":
+    if status == "ok" or (status == "diverged" and state.progression.best_epoch > 0):
         session.report(_event("final", session))
         state.model.load_state_dict(state.best_model)
         for split in SPLITS:
@@ -239,6 +242,7 @@ def _finish(session: Session, status: Status) -> RunMetrics:
             )
         rows = [(split, *row) for split in SPLITS for row in results[split].per_sequence]
         record.write_per_sequence(run_dir, rows)
+    if status == "ok":
         record.save_checkpoint(run_dir, to_checkpoint(state, config, finished=True))
     metrics = _metrics(config, run_dir, state, status, session.device, results)
     record.write_metrics(run_dir, metrics)

@@ -70,6 +70,18 @@ def test_diverged_and_interrupted_runs_are_counted(make_run: MakeRun, tmp_path: 
     assert (row["n_runs"], row["n_diverged"], row["n_interrupted"], row["n_total"]) == (1, 2, 1, 4)
 
 
+def test_a_run_diverged_after_its_best_epoch_is_used_and_counted(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """Divergence with best weights evaluated is a result (chosen by validation NLL like any
+    run), and still counted in n_diverged so it stays visible."""
+    make_run(lr=1e-3, nll_valid=8.0, nll_test=8.5)
+    make_run(lr=1e-2, status="diverged", nll_valid=7.9, nll_test=8.4)
+    row = aggregate(load_runs([tmp_path / "runs"])).rows.iloc[0]
+    assert (row["lr"], row["nll_test"]) == (pytest.approx(1e-2), pytest.approx(8.4))
+    assert (row["n_runs"], row["n_diverged"], row["n_total"]) == (1, 1, 2)
+
+
 def test_group_with_only_diverged_runs_keeps_its_row(make_run: MakeRun, tmp_path: Path) -> None:
     make_run(cell="gru")
     make_run(cell="tanh", status="diverged", nll_train=None, nll_valid=None, nll_test=None)

@@ -62,6 +62,18 @@ def test_a_diverged_rate_is_never_chosen_and_no_usable_rate_means_waiting(
     assert best_seed_trials(trials, tmp_path, 2).waiting == ["jsb/gru"]
 
 
+def test_a_rate_that_diverged_after_its_best_epoch_competes_on_its_best_weights(
+    tmp_path: Path,
+) -> None:
+    """Divergence stops a run like early stopping: with best weights evaluated (finite valid and
+    test NLL) it is a result, chosen by validation NLL like any other, as compare chooses."""
+    trials = materialize(search())
+    write_metrics(run_dir_for(tmp_path, trials[0].trial_id), "diverged", 8.0)
+    write_metrics(run_dir_for(tmp_path, trials[1].trial_id), "ok", 9.0)
+    write_metrics(run_dir_for(tmp_path, trials[2].trial_id), "ok", 9.5)
+    assert {t.lr for t in best_seed_trials(trials, tmp_path, 2).trials} == {trials[0].lr}
+
+
 @pytest.mark.mirror
 @pytest.mark.slow
 def test_sweep_best_seeds_trains_the_seeds_and_a_rerun_skips_everything(

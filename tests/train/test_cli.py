@@ -86,7 +86,7 @@ def test_divergence_exits_1_and_keeps_the_record(data_dir_all: Path, tmp_path: P
     arguments = train_args(data_dir_all, run_dir, *TINY, "--set", "optim.lr=1e38")
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 1, result.output
-    assert "diverged" in result.stderr
+    assert "diverged at epoch 1" in result.stderr and "no epoch finished" in result.stderr
     assert read_metrics(run_dir).status == "diverged"
 
 

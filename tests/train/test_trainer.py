@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,37 @@ def test_a_huge_learning_rate_diverges_and_keeps_the_record(
     assert read_metrics(tmp_path / "run").status == "diverged"
     assert metrics.nll_test is None
     assert (tmp_path / "run" / CONFIG_FILE).is_file()
+
+
+def test_divergence_after_two_epochs_evaluates_the_best_weights_so_far(
+    tmp_path: Path,
+    synthetic_splits: Splits,
+    tiny_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A NaN in epoch 3 (the 11th step; an epoch has 5 batches) stops the run like early
+    stopping: the best weights of epochs 1-2 are evaluated, exactly as in a run capped at 2."""
+    train(tiny_config(train={"max_epochs": 2}), tmp_path / "reference", splits=synthetic_splits)
+    calls = {"count": 0}
+    kernel = KERNELS.get("gru", get_cell("gru").reference_kernel)
+
+    def diverging_kernel(*args: Any) -> torch.Tensor:
+        training = torch.is_grad_enabled()  # training steps only, not evaluation
+        calls["count"] += training
+        output: torch.Tensor = kernel(*args)
+        return output * math.nan if training and calls["count"] == 11 else output
+
+    monkeypatch.setitem(KERNELS, "gru", diverging_kernel)
+    metrics = train(tiny_config(train={"max_epochs": 4}), tmp_path / "run", splits=synthetic_splits)
+    reference = read_metrics(tmp_path / "reference")
+    assert (metrics.status, metrics.epochs) == ("diverged", 2)
+    assert metrics.best_epoch == reference.best_epoch
+    for split in ("nll_train", "nll_valid", "nll_test"):
+        assert getattr(metrics, split) == getattr(reference, split), split
+    per_sequence = (tmp_path / "run" / PER_SEQUENCE_FILE).read_text()
+    assert per_sequence == (tmp_path / "reference" / PER_SEQUENCE_FILE).read_text()
+    assert len(read_csv(tmp_path / "run" / HISTORY_FILE)) == 2
+    assert read_metrics(tmp_path / "run") == metrics
 
 
 def test_early_stopping_after_patience_epochs_without_improvement(
