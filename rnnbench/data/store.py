@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,10 +136,8 @@ def resolve(name: str, data_dir: str | os.PathLike[str] | None = None) -> Entry:
 def load(name: str, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
     """The dataset `name` from its cache in the data dir (download it first with `fetch`)."""
     entry = _cached_entry(name, data_dir)
-    try:
+    with _remedy_on_error(entry):
         dataset = read_cache(entry.cache)
-    except DataError as exc:
-        raise DataError(f"{exc}; {_remedy(entry)}") from None
     _check_pinned(entry, dataset.digest)
     return dataset
 
@@ -148,10 +148,8 @@ def check_cache(name: str, data_dir: str | os.PathLike[str] | None = None) -> No
     The same checks as `load` (archive, arrays, content digest) without unpacking the frames.
     """
     entry = _cached_entry(name, data_dir)
-    try:
+    with _remedy_on_error(entry):
         meta, _ = read_packed(entry.cache)
-    except DataError as exc:
-        raise DataError(f"{exc}; {_remedy(entry)}") from None
     _check_pinned(entry, meta["digest"])
 
 
@@ -167,6 +165,15 @@ def _remedy(entry: Entry) -> str:
     if entry.spec is not None:
         return f"run `rnnbench data download {entry.name}`"
     return f"import it again with `rnnbench data import-midi ... --name {entry.name}`"
+
+
+@contextmanager
+def _remedy_on_error(entry: Entry) -> Iterator[None]:
+    """A DataError from reading `entry`'s cache, with the remedy that fits the dataset appended."""
+    try:
+        yield
+    except DataError as exc:
+        raise DataError(f"{exc}; {_remedy(entry)}") from None
 
 
 def _check_pinned(entry: Entry, digest: str) -> None:
