@@ -71,12 +71,12 @@ class RunMetrics(BaseModel):
     config_hash: str  # stable hash of the resolved config (sweeps use it as the trial id)
 
 
-def has_result(metrics: RunMetrics) -> bool:
-    """Finished with finite validation and test NLL: a result that can be compared and chosen
-    (compare's `usable_mask` is the same rule over a table of runs)."""
-    values = (metrics.nll_valid, metrics.nll_test)
-    finite = all(value is not None and math.isfinite(value) for value in values)
-    return metrics.status in FINISHED_STATUSES and finite
+def has_result(status: str, nll_valid: Any, nll_test: Any) -> bool:
+    """Finished with finite validation and test NLL: a result that can be compared and chosen.
+    The one rule behind compare's `usable_mask` and the choice of `--best-seeds`."""
+    values = (nll_valid, nll_test)
+    finite = all(isinstance(value, int | float) and math.isfinite(value) for value in values)
+    return status in FINISHED_STATUSES and finite
 
 
 class RecordError(RnnbenchError):

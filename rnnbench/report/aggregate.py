@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rnnbench.records import FINISHED_STATUSES
+from rnnbench.records import has_result
 from rnnbench.report.load import RUN_DIR_COLUMN, SETTING_KEY_COLUMN
 from rnnbench.report.paper import paper_table
 from rnnbench.report.stats import summarize_seeds
@@ -64,9 +64,11 @@ def cell_rank(cell: str) -> tuple[int, str]:
 
 def usable_mask(runs: pd.DataFrame) -> pd.Series:
     """Runs that finished (ok, or diverged after early stopping had best weights to evaluate) with
-    finite validation and test NLL: `records.has_result` over a table."""
-    finite = runs["nll_valid"].apply(_finite) & runs["nll_test"].apply(_finite)
-    return runs["status"].isin(FINISHED_STATUSES) & finite
+    finite validation and test NLL: `records.has_result`, row by row."""
+    import pandas as pd
+
+    columns = zip(runs["status"], runs["nll_valid"], runs["nll_test"], strict=True)
+    return pd.Series([has_result(*row) for row in columns], index=runs.index, dtype=bool)
 
 
 def aggregate(runs: pd.DataFrame) -> Aggregate:
@@ -180,10 +182,6 @@ def add_paper_columns(rows: pd.DataFrame) -> pd.DataFrame:
     result["delta_nll_train"] = result["nll_train"] - result["paper_nll_train"]
     result["delta_nll_test"] = result["nll_test"] - result["paper_nll_test"]
     return result
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _mean(values: pd.Series) -> float:

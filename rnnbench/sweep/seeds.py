@@ -54,8 +54,10 @@ def chosen_trial(trials: Sequence[Trial], results_dir: Path) -> Trial | None:
         state = inspect_run_dir(run_dir_for(results_dir, trial.trial_id))
         if state.state is not TrialState.FINISHED or state.metrics is None:
             return None
-        if has_result(state.metrics) and state.metrics.nll_valid is not None:
-            valid.setdefault(trial.lr_index, []).append(state.metrics.nll_valid)
+        metrics = state.metrics
+        usable = has_result(metrics.status, metrics.nll_valid, metrics.nll_test)
+        if usable and metrics.nll_valid is not None:
+            valid.setdefault(trial.lr_index, []).append(metrics.nll_valid)
     if not valid:
         return None
     best = min(valid, key=lambda index: (statistics.fmean(valid[index]), index))
