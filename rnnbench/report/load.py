@@ -28,14 +28,15 @@ if TYPE_CHECKING:
 RUN_DIR_COLUMN = "run_dir"
 SETTING_KEY_COLUMN = "setting_key"  # runs with equal keys differ at most in seed
 METRIC_COLUMNS = tuple(RunMetrics.model_fields)
-# Fields of metrics.json that identify a setting when a run has no config.yaml.
-METRIC_SETTING_FIELDS = ("hidden_size", "batch_size", "weight_noise", "lr")
-# Their config paths: a family without config.yaml is compared with others on these fields only.
+# Fields of metrics.json that place a run without config.yaml in a family, with their config
+# paths: such a family is compared with others on these fields only.
 METRIC_CONFIG_PATHS = {
     "hidden_size": "model.hidden_size",
     "batch_size": "train.batch_size",
     "weight_noise": "optim.weight_noise",
 }
+# Fields of metrics.json that identify a setting when a run has no config.yaml.
+METRIC_SETTING_FIELDS = (*METRIC_CONFIG_PATHS, "lr")
 NO_CONFIG_MARK = "_no_config"  # family key of runs whose setting comes from metrics.json
 # Config fields that do not change what a run learns: runs differing only here are one setting.
 CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every"))
