@@ -22,7 +22,12 @@ class PaperRecurrent(nn.Module):
     """x (B, T, I) -> hidden (B, T, H); parameters in the layout of docs/architecture.md."""
 
     def __init__(
-        self, spec: CellSpec, input_size: int, hidden_size: int, init: str = "paper"
+        self,
+        spec: CellSpec,
+        input_size: int,
+        hidden_size: int,
+        init: str = "paper",
+        peepholes: bool = True,
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -31,7 +36,8 @@ class PaperRecurrent(nn.Module):
         self.weight_input = nn.Parameter(torch.empty(input_size, width))
         self.weight_recurrent = nn.Parameter(torch.empty(hidden_size, width))
         self.bias = nn.Parameter(torch.zeros(width))
-        self.weight_peephole = nn.Parameter(torch.zeros(3, hidden_size)) if spec.peephole else None
+        with_peepholes = spec.peephole and peepholes  # peepholes=False: the cell without them
+        self.weight_peephole = nn.Parameter(torch.zeros(3, hidden_size)) if with_peepholes else None
         self.reset_parameters(init)
 
     @torch.no_grad()

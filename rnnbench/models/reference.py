@@ -57,12 +57,12 @@ def lstm_kernel(
 ) -> torch.Tensor:
     """Graves 2013 LSTM with diagonal peepholes: i and f see c_{t-1}, o sees c_t.
 
-    Gate blocks [i, f, g, o]; peephole rows [i, f, o].
+    Gate blocks [i, f, g, o]; peephole rows [i, f, o]; None = the same cell without peepholes.
     """
-    if weight_peephole is None:
-        raise ValueError("the lstm kernel needs weight_peephole (3, H)")
     batch, steps, gates_hidden = x_proj.shape
     hidden_size = gates_hidden // 4
+    if weight_peephole is None:
+        weight_peephole = x_proj.new_zeros(3, hidden_size)  # (3, H): no peephole terms
     peep_i, peep_f, peep_o = weight_peephole  # 3 x (H,)
     h = x_proj.new_zeros(batch, hidden_size)  # (B, H)
     c = x_proj.new_zeros(batch, hidden_size)  # (B, H)

@@ -10,11 +10,6 @@ from rnnbench.models.init import uniform_
 from rnnbench.models.paper import PaperRecurrent
 from rnnbench.models.registry import INITS, check_variant, get_cell
 
-RECURRENT_LAYERS: dict[str, type[PaperRecurrent] | type[FusedRecurrent]] = {
-    "paper": PaperRecurrent,
-    "fused": FusedRecurrent,
-}
-
 
 class SequenceModel(nn.Module):
     """Frames x (B, T, 88) -> logits (B, T, 88) of frames 2..T+1."""
@@ -36,14 +31,28 @@ class SequenceModel(nn.Module):
 
 
 def build_model(
-    cell: str, variant: str, hidden_size: int, input_size: int = 88, init: str = "paper"
+    cell: str,
+    variant: str,
+    hidden_size: int,
+    input_size: int = 88,
+    *,
+    init: str = "paper",
+    peepholes: bool = True,
 ) -> SequenceModel:
-    """Build a model from registry names; uses torch's global RNG for the initial weights."""
+    """Build a model from registry names; uses torch's global RNG for the initial weights.
+
+    `peepholes=False` drops a paper-variant cell's peepholes (the fused variant has none)."""
     spec = get_cell(cell)
     check_variant(variant)
     if init not in INITS:
         raise ValueError(f"unknown init '{init}' (known: {', '.join(INITS)})")
-    recurrent = RECURRENT_LAYERS[variant](spec, input_size, hidden_size, init)
+    if not peepholes and (variant != "paper" or not spec.peephole):
+        raise ValueError("peepholes=False needs the paper variant of a cell with peepholes")
+    recurrent: nn.Module
+    if variant == "paper":
+        recurrent = PaperRecurrent(spec, input_size, hidden_size, init, peepholes)
+    else:
+        recurrent = FusedRecurrent(spec, input_size, hidden_size, init)
     return SequenceModel(recurrent, hidden_size, input_size, init)
 
 

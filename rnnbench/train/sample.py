@@ -18,7 +18,11 @@ def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
     config = record.read_run_config(run_dir)
     checkpoint = record.load_checkpoint(run_dir)
     model = build_model(
-        config.model.cell, config.model.variant, config.model.hidden_size, init=config.model.init
+        config.model.cell,
+        config.model.variant,
+        config.model.hidden_size,
+        init=config.model.init,
+        peepholes=config.model.peepholes,
     )
     try:
         model.load_state_dict(checkpoint["best_model"])

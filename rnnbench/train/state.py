@@ -50,7 +50,11 @@ def fresh_state(config: Config, device: torch.device) -> RunState:
     """Seed torch, build the model (initial weights from the seed) and its optimizer."""
     torch.manual_seed(config.seed)
     model = build_model(
-        config.model.cell, config.model.variant, config.model.hidden_size, init=config.model.init
+        config.model.cell,
+        config.model.variant,
+        config.model.hidden_size,
+        init=config.model.init,
+        peepholes=config.model.peepholes,
     ).to(device)
     best_model = copy.deepcopy(model.state_dict())
     return RunState(model, build_optimizer(model, config), best_model, Progression())

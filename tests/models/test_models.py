@@ -101,6 +101,42 @@ def test_forget_bias_init_changes_only_the_forget_gate_bias(variant: str) -> Non
             torch.testing.assert_close(forget[name], value)
 
 
+def test_lstm_without_peepholes_is_the_fused_lstm_with_merged_biases() -> None:
+    """peepholes=False drops weight_peephole and nothing else: with torch's weights copied in (two
+    biases summed), the paper-variant kernel computes exactly nn.LSTM, forward and backward."""
+    torch.manual_seed(4)
+    fused = build_model("lstm", "fused", 7).double()
+    with torch.no_grad():
+        for parameter in fused.parameters():
+            parameter.uniform_(-0.5, 0.5)
+    paper = build_model("lstm", "paper", 7, peepholes=False).double()
+    assert paper.recurrent.weight_peephole is None
+    assert params_recurrent(paper) == 4 * (INPUT * 7 + 7 * 7 + 7)
+    rnn = fused.recurrent.rnn
+    with torch.no_grad():
+        paper.recurrent.weight_input.copy_(rnn.weight_ih_l0.T)  # (I, 4H) from (4H, I)
+        paper.recurrent.weight_recurrent.copy_(rnn.weight_hh_l0.T)  # (H, 4H) from (4H, H)
+        paper.recurrent.bias.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
+        paper.output.load_state_dict(fused.output.state_dict())
+    x = torch.bernoulli(torch.full((3, 6, INPUT), 0.2, dtype=torch.float64))  # (B, T, 88)
+    paper_out, fused_out = paper(x), fused(x)
+    torch.testing.assert_close(paper_out, fused_out, rtol=0, atol=1e-12)
+    paper_out.square().sum().backward()
+    fused_out.square().sum().backward()
+    assert rnn.weight_hh_l0.grad is not None and paper.recurrent.weight_recurrent.grad is not None
+    torch.testing.assert_close(
+        paper.recurrent.weight_recurrent.grad, rnn.weight_hh_l0.grad.T, rtol=1e-10, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "variant"), [("gru", "paper"), ("tanh", "paper"), ("lstm", "fused")]
+)
+def test_peepholes_off_needs_a_paper_cell_that_has_them(cell: str, variant: str) -> None:
+    with pytest.raises(ValueError, match="peepholes=False needs the paper variant"):
+        build_model(cell, variant, 4, peepholes=False)
+
+
 def test_unknown_cell_and_variant_are_named() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'gru'"):
         build_model("gruu", "paper", 4)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from rnnbench.errors import UsageError
@@ -202,3 +203,24 @@ def test_subset_runs_are_their_own_dataset(make_run: MakeRun, tmp_path: Path) ->
     assert rows.loc["jsb", "nll_test"] == pytest.approx(8.5)
     assert rows.loc["jsb (first 64)", "nll_test"] == pytest.approx(6.0)
     assert math.isnan(rows.loc["jsb (first 64)", "paper_nll_test"])
+
+
+def _set_model_field(run_dir: Path, field: str, value: object) -> None:
+    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    config["model"][field] = value
+    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_a_field_added_later_at_its_default_pools_with_records_written_before_it(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """config.yaml files written before model.peepholes existed and ones that say `peepholes:
+    true` are one setting (seeds pooled); `peepholes: false` is an ablation row of its own."""
+    make_run(cell="lstm", seed=0, nll_test=8.5)  # no peepholes key: an older record
+    _set_model_field(make_run(cell="lstm", seed=1, nll_test=8.7), "peepholes", True)
+    _set_model_field(make_run(cell="lstm", nll_valid=7.9, nll_test=8.1), "peepholes", False)
+    rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
+    assert list(rows.index) == ["paper", "paper, model.peepholes=False"]
+    assert (rows.loc["paper", "n_settings"], rows.loc["paper", "n_runs"]) == (1, 2)
+    assert rows.loc["paper", "nll_test"] == pytest.approx(8.6)
+    assert rows.loc["paper, model.peepholes=False", "nll_test"] == pytest.approx(8.1)

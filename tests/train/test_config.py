@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,21 @@ def test_hash_is_stable_and_tracks_what_the_run_computes(tmp_path: Path) -> None
     # where and how fast a run executes is not part of its identity
     same = load_config(path, [f"data.data_dir={tmp_path}", "train.num_threads=2"])
     assert config_hash(same) == config_hash(base)
+    lstm = load_config(path, ["model.cell=lstm"])
+    assert config_hash(load_config(path, ["model.cell=lstm", "model.peepholes=false"])) != (
+        config_hash(lstm)
+    )
+
+
+def test_committed_runs_keep_their_ids_under_the_current_schema() -> None:
+    """Every committed config.yaml (most written before model.peepholes existed) still hashes to
+    the config_hash its metrics.json recorded: a new config field must not rename old runs, or
+    sweeps would re-run them and --extend would not find them."""
+    configs = sorted((REPO / "results").rglob("config.yaml"))
+    assert len(configs) > 100
+    for path in configs:
+        recorded = json.loads((path.parent / "metrics.json").read_text())["config_hash"]
+        assert config_hash(load_config(path)) == recorded, path
 
 
 ERROR_CASES = {
@@ -90,6 +106,12 @@ ERROR_CASES = {
     "weight noise negative": (VALID, ["optim.weight_noise=-1"], "optim.weight_noise"),
     "batch size zero": (VALID, ["train.batch_size=0"], "train.batch_size"),
     "forget bias without lstm": (VALID, ["model.init=paper-forget1"], "applies to the lstm cell"),
+    "peepholes off a cell without": (VALID, ["model.peepholes=false"], "not paper gru"),
+    "peepholes off the fused lstm": (
+        VALID.replace("cell: gru", "cell: lstm"),
+        ["model.variant=fused", "model.peepholes=false"],
+        "model: peepholes: false applies to the paper variant of a cell with peepholes",
+    ),
 }
 
 
