@@ -9,21 +9,16 @@ import torch
 
 from rnnbench.config import Config
 from rnnbench.errors import TrainingError
-from rnnbench.models import SequenceModel, build_model
+from rnnbench.models import SequenceModel
 from rnnbench.train import record
+from rnnbench.train.state import model_for
 
 
 def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
     """The run's config and its best weights (the ones its metrics were measured with)."""
     config = record.read_run_config(run_dir)
     checkpoint = record.load_checkpoint(run_dir)
-    model = build_model(
-        config.model.cell,
-        config.model.variant,
-        config.model.hidden_size,
-        init=config.model.init,
-        peepholes=config.model.peepholes,
-    )
+    model = model_for(config)
     try:
         model.load_state_dict(checkpoint["best_model"])
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:

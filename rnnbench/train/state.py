@@ -46,16 +46,18 @@ def build_optimizer(model: SequenceModel, config: Config) -> torch.optim.Optimiz
     )
 
 
+def model_for(config: Config) -> SequenceModel:
+    """The model a config describes (weights drawn from torch's global RNG)."""
+    spec = config.model
+    return build_model(
+        spec.cell, spec.variant, spec.hidden_size, init=spec.init, peepholes=spec.peepholes
+    )
+
+
 def fresh_state(config: Config, device: torch.device) -> RunState:
     """Seed torch, build the model (initial weights from the seed) and its optimizer."""
     torch.manual_seed(config.seed)
-    model = build_model(
-        config.model.cell,
-        config.model.variant,
-        config.model.hidden_size,
-        init=config.model.init,
-        peepholes=config.model.peepholes,
-    ).to(device)
+    model = model_for(config).to(device)
     best_model = copy.deepcopy(model.state_dict())
     return RunState(model, build_optimizer(model, config), best_model, Progression())
 

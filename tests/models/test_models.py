@@ -12,6 +12,7 @@ from rnnbench.models import (
     CELLS,
     VARIANTS,
     CellSpec,
+    SequenceModel,
     build_model,
     params_recurrent,
     params_total,
@@ -112,12 +113,7 @@ def test_lstm_without_peepholes_is_the_fused_lstm_with_merged_biases() -> None:
     paper = build_model("lstm", "paper", 7, peepholes=False).double()
     assert paper.recurrent.weight_peephole is None
     assert params_recurrent(paper) == 4 * (INPUT * 7 + 7 * 7 + 7)
-    rnn = fused.recurrent.rnn
-    with torch.no_grad():
-        paper.recurrent.weight_input.copy_(rnn.weight_ih_l0.T)  # (I, 4H) from (4H, I)
-        paper.recurrent.weight_recurrent.copy_(rnn.weight_hh_l0.T)  # (H, 4H) from (4H, H)
-        paper.recurrent.bias.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
-        paper.output.load_state_dict(fused.output.state_dict())
+    rnn = copy_fused_into_paper(fused, paper)
     x = torch.bernoulli(torch.full((3, 6, INPUT), 0.2, dtype=torch.float64))  # (B, T, 88)
     paper_out, fused_out = paper(x), fused(x)
     torch.testing.assert_close(paper_out, fused_out, rtol=0, atol=1e-12)
@@ -194,6 +190,20 @@ def test_paper_cells_match_the_equations_by_hand(cell: str) -> None:
     np.testing.assert_allclose(hidden, by_hand(cell, x[0].numpy(), params), rtol=0, atol=1e-12)
 
 
+def copy_fused_into_paper(fused: SequenceModel, paper: SequenceModel) -> torch.nn.RNNBase:
+    """Torch's weights into the paper layout (two biases summed, peepholes zeroed); returns the
+    fused layer's nn.RNNBase."""
+    rnn: torch.nn.RNNBase = fused.recurrent.rnn
+    with torch.no_grad():
+        paper.recurrent.weight_input.copy_(rnn.weight_ih_l0.T)  # (I, G*H) from (G*H, I)
+        paper.recurrent.weight_recurrent.copy_(rnn.weight_hh_l0.T)  # (H, G*H) from (G*H, H)
+        paper.recurrent.bias.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
+        if paper.recurrent.weight_peephole is not None:
+            paper.recurrent.weight_peephole.zero_()
+        paper.output.load_state_dict(fused.output.state_dict())
+    return rnn
+
+
 @pytest.mark.parametrize("cell", ["tanh", "lstm"])
 def test_fused_and_paper_agree_without_peepholes_and_with_merged_biases(cell: str) -> None:
     torch.manual_seed(2)
@@ -202,14 +212,7 @@ def test_fused_and_paper_agree_without_peepholes_and_with_merged_biases(cell: st
         for parameter in fused.parameters():
             parameter.uniform_(-0.5, 0.5)
     paper = build_model(cell, "paper", 7).double()
-    rnn = fused.recurrent.rnn
-    with torch.no_grad():
-        paper.recurrent.weight_input.copy_(rnn.weight_ih_l0.T)  # (I, G*H) from (G*H, I)
-        paper.recurrent.weight_recurrent.copy_(rnn.weight_hh_l0.T)  # (H, G*H) from (G*H, H)
-        paper.recurrent.bias.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
-        if paper.recurrent.weight_peephole is not None:
-            paper.recurrent.weight_peephole.zero_()
-        paper.output.load_state_dict(fused.output.state_dict())
+    copy_fused_into_paper(fused, paper)
     x = torch.bernoulli(torch.full((2, 5, INPUT), 0.2, dtype=torch.float64))  # (B, T, 88)
     torch.testing.assert_close(paper(x), fused(x), rtol=0, atol=1e-12)
 
