@@ -220,11 +220,17 @@ def write_plots(
 
 
 def save_figure(figure: Figure, stem: Path) -> list[Path]:
+    """PNG and SVG, byte for byte the same for the same figure: no date, and SVG element ids
+    hashed with a fixed salt instead of a random one, so regenerated figures diff only where
+    the data changed."""
+    import matplotlib
+
     paths = []
     for extension in PLOT_FORMATS:
         buffer = io.BytesIO()
         metadata = {"Date": None} if extension == "svg" else None
-        figure.savefig(buffer, format=extension, dpi=150, metadata=metadata)
+        with matplotlib.rc_context({"svg.hashsalt": "rnnbench"}):
+            figure.savefig(buffer, format=extension, dpi=150, metadata=metadata)
         path = stem.with_suffix(f".{extension}")
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)

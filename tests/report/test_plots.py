@@ -63,6 +63,9 @@ def test_write_plots_writes_readable_png_and_svg(two_datasets: Path, tmp_path: P
         else:
             root = ET.parse(path).getroot()
             assert root.tag.endswith("svg")
+    again = write_plots(aggregate(runs), runs, tmp_path / "again")
+    for first, second in zip(written, again, strict=True):  # regenerated figures diff only on data
+        assert first.read_bytes() == second.read_bytes(), first.name
 
 
 def test_training_curve_with_skipped_epochs_is_one_connected_line() -> None:
