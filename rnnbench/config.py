@@ -267,13 +267,20 @@ UNHASHED = (("data", "data_dir"), ("train", "num_threads"), ("train", "eval_trai
 ADDED_LATER: dict[tuple[str, str], Any] = {("model", "peepholes"): True}
 
 
+def drop_added_later_defaults(resolved: dict[str, Any]) -> None:
+    """Remove ADDED_LATER fields that hold their default from a config mapping (in place): a
+    config written before the field existed and one written after are then the same."""
+    for (section, field), default in ADDED_LATER.items():
+        node = resolved.get(section)
+        if isinstance(node, dict) and node.get(field, default) == default:
+            node.pop(field, None)
+
+
 def config_hash(config: Config) -> str:
     """Stable short hash: sha256 of the canonical JSON (sorted keys) of the resolved config."""
     resolved = config_to_dict(config)
     for section, field in UNHASHED:
         resolved[section].pop(field, None)
-    for (section, field), default in ADDED_LATER.items():
-        if resolved[section].get(field) == default:
-            del resolved[section][field]
+    drop_added_later_defaults(resolved)
     canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnbench.config import ADDED_LATER, describe_yaml_error
+from rnnbench.config import describe_yaml_error, drop_added_later_defaults
 from rnnbench.errors import UsageError
 from rnnbench.records import (
     CONFIG_FILE,
@@ -174,7 +174,7 @@ def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     if config:
         for path in CONFIG_IGNORED:
             _drop(config, path)
-        _drop_added_later_defaults(config)
+        drop_added_later_defaults(config)  # an older record and a newer one: one setting
         identity: Any = config
     else:
         identity = {name: metrics[name] for name in METRIC_SETTING_FIELDS}
@@ -213,15 +213,6 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise RecordError(f"{path}: invalid config (expected a mapping at the top level)")
     return loaded
-
-
-def _drop_added_later_defaults(config: dict[str, Any]) -> None:
-    """A field newer than some records, at the value those records implicitly had, is dropped: a
-    config.yaml written before the field existed and one written after are then one setting."""
-    for (section, field), default in ADDED_LATER.items():
-        node = config.get(section)
-        if isinstance(node, dict) and node.get(field, default) == default:
-            node.pop(field, None)
 
 
 def _drop(mapping: dict[str, Any], path: tuple[str, ...]) -> None:
