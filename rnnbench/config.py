@@ -267,6 +267,29 @@ UNHASHED = (("data", "data_dir"), ("train", "num_threads"), ("train", "eval_trai
 ADDED_LATER: dict[tuple[str, str], Any] = {("model", "peepholes"): True}
 
 
+def fill_added_later_defaults(config: dict[str, Any]) -> None:
+    """Give a config mapping written before an ADDED_LATER field existed that field's default (in
+    place), so that it reads as the setting it ran with: compare labels and pools by it."""
+    for (section, field), default in ADDED_LATER.items():
+        node = config.get(section)
+        if isinstance(node, dict):
+            node.setdefault(field, default)
+
+
+def schema_defaults() -> dict[str, Any]:
+    """`section.field` (or `field` at the top level) -> default, for every field that has one."""
+    defaults: dict[str, Any] = {}
+    for name, field in Config.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, Section):
+            for sub, subfield in section.model_fields.items():
+                if not subfield.is_required():
+                    defaults[f"{name}.{sub}"] = subfield.get_default(call_default_factory=True)
+        elif not field.is_required():
+            defaults[name] = field.get_default(call_default_factory=True)
+    return defaults
+
+
 def drop_added_later_defaults(resolved: dict[str, Any]) -> None:
     """Remove ADDED_LATER fields that hold their default from a config mapping (in place): a
     config written before the field existed and one written after are then the same."""

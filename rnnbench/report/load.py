@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnbench.config import describe_yaml_error, drop_added_later_defaults
+from rnnbench.config import describe_yaml_error, fill_added_later_defaults, schema_defaults
 from rnnbench.errors import UsageError
 from rnnbench.records import (
     CONFIG_FILE,
@@ -114,22 +114,34 @@ def _label_families(frame: pd.DataFrame) -> pd.DataFrame:
     becomes a row of its own and is never chosen as the paper setting's best learning rate.
 
     The reference family, which keeps the plain variant, is the one with the most learning rates
-    (the protocol's search), then the most runs, then the first in sort order.
+    (the protocol's search), then the most runs, then the fewest settings off the schema's
+    defaults (a search just started beside a one-run ablation), then the first in sort order.
     """
     frame = frame.copy()
+    defaults = schema_defaults()
     for (_, _, variant), group in frame.groupby(["dataset", "cell", "variant"], sort=False):
         families = group.groupby(FAMILY_COLUMN, sort=True).agg(
             lrs=("lr", "nunique"), runs=("lr", "size")
         )
         if len(families) < 2:
             continue
-        ranked = families.sort_values(["lrs", "runs"], ascending=False, kind="stable")
+        families["off_default"] = [
+            _off_default(json.loads(str(family)), defaults) for family in families.index
+        ]
+        ranked = families.sort_values(
+            ["lrs", "runs", "off_default"], ascending=[False, False, True], kind="stable"
+        )
         reference = json.loads(str(ranked.index[0]))
         for family in ranked.index[1:]:
             label = _difference(json.loads(str(family)), reference)
             rows = group.index[group[FAMILY_COLUMN] == family]
             frame.loc[rows, "variant"] = f"{variant}, {label}"
     return frame
+
+
+def _off_default(family: dict[str, Any], defaults: dict[str, Any]) -> int:
+    """How many of a family's settings differ from the schema's defaults."""
+    return sum(1 for key, value in family.items() if key in defaults and value != defaults[key])
 
 
 def _difference(family: dict[str, Any], reference: dict[str, Any]) -> str:
@@ -174,7 +186,7 @@ def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     if config:
         for path in CONFIG_IGNORED:
             _drop(config, path)
-        drop_added_later_defaults(config)  # an older record and a newer one: one setting
+        fill_added_later_defaults(config)  # an older record and a newer one: one setting
         identity: Any = config
     else:
         identity = {name: metrics[name] for name in METRIC_SETTING_FIELDS}

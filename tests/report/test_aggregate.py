@@ -224,3 +224,16 @@ def test_a_field_added_later_at_its_default_pools_with_records_written_before_it
     assert (rows.loc["paper", "n_settings"], rows.loc["paper", "n_runs"]) == (1, 2)
     assert rows.loc["paper", "nll_test"] == pytest.approx(8.6)
     assert rows.loc["paper, model.peepholes=False", "nll_test"] == pytest.approx(8.1)
+
+
+def test_a_tie_between_one_run_families_goes_to_the_one_nearer_the_defaults(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """A search that has just started (one run) beside a one-run ablation: the plain row is the
+    one with fewer settings off the schema's defaults, and a record written before
+    model.peepholes existed reads as `peepholes: true`, not as a missing value."""
+    make_run(cell="lstm", nll_valid=11.9, nll_test=11.6)  # protocol, no peepholes key
+    _set_model_field(make_run(cell="lstm", nll_valid=7.6, nll_test=7.65), "peepholes", False)
+    rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
+    assert list(rows.index) == ["paper", "paper, model.peepholes=False"]
+    assert rows.loc["paper", "nll_test"] == pytest.approx(11.6)
