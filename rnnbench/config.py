@@ -262,8 +262,9 @@ def config_to_yaml(config: Config) -> str:
 # the same trial on another machine or with another thread count keeps its id.
 UNHASHED = (("data", "data_dir"), ("train", "num_threads"), ("train", "eval_train_every"))
 # Fields added after run records were published, with the value every earlier run implicitly had.
-# At that value they are left out of the hash (and of compare's setting), so earlier run ids,
-# resumable sweeps and committed records keep matching configs written by this version.
+# At that value they are left out of the hash (drop_added_later_defaults), so earlier run ids and
+# resumable sweeps keep matching; compare reads a record without them as holding that value
+# (fill_added_later_defaults), so old and new records pool and labels name real values.
 ADDED_LATER: dict[tuple[str, str], Any] = {("model", "peepholes"): True}
 
 
