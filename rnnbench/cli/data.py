@@ -235,6 +235,7 @@ def import_midi_command(
     path: Annotated[
         Path, typer.Argument(help="Folder or zip with train/, valid/, test/ MIDI files.")
     ],
+    *,
     name: Annotated[str, typer.Option("--name", help="Name of the new dataset.")],
     steps_per_beat: Annotated[
         int,
@@ -242,12 +243,15 @@ def import_midi_command(
     ] = 2,
     data_dir: DataDirOption = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on a corrupt MIDI file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an imported dataset of the same name.")
+    ] = False,
 ) -> None:
     """Quantize MIDI files on their beat grid into a dataset usable wherever a name is accepted."""
     from rnnbench.data.importer import import_midi
 
     report = import_midi(
-        path, name, steps_per_beat=steps_per_beat, data_dir=data_dir, strict=strict
+        path, name, steps_per_beat=steps_per_beat, data_dir=data_dir, strict=strict, force=force
     )
     for skipped in report.skipped:
         err.print(_labelled("warning:", "yellow", f"skipped {skipped.reason}"))

@@ -4,6 +4,9 @@ Candidates, in order: each mirror (a folder or base URL holding the public file 
 registry's public addresses (unless offline). A candidate fails on an unreachable host, an HTTP
 error, a truncated body, a sha256 mismatch, a decoding error, unexpected split sizes or a content
 digest mismatch; the next one is tried. After the last, one DataError lists every attempt.
+
+A pickle is decoded only after its bytes match a published sha256: a pickle source without one is
+refused before it is downloaded (never unpickle a file whose bytes are not pinned).
 """
 
 from __future__ import annotations
@@ -72,12 +75,27 @@ def _mirror_location(mirror: Mirror, file_name: str) -> str:
 
 
 def _mirrors(mirror: Mirror | Sequence[Mirror] | None) -> list[Mirror]:
+    """The mirrors to try; a malformed URL among them is a UsageError naming it."""
     if mirror is None:
         env = os.environ.get(MIRROR_ENV)
-        return [env] if env else []
-    if isinstance(mirror, str | os.PathLike):
-        return [mirror]
-    return list(mirror)
+        mirrors: list[Mirror] = [env] if env else []
+    elif isinstance(mirror, str | os.PathLike):
+        mirrors = [mirror]
+    else:
+        mirrors = list(mirror)
+    for item in mirrors:
+        _check_mirror(os.fspath(item))
+    return mirrors
+
+
+def _check_mirror(text: str) -> None:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError as exc:
+        raise UsageError(f"invalid mirror '{text}': {exc}") from None
+    if parts.scheme in {"http", "https"} and not parts.netloc:
+        raise UsageError(f"invalid mirror '{text}': no host")
 
 
 def candidates(spec: DatasetSpec, mirrors: Sequence[Mirror], offline: bool) -> list[Candidate]:
@@ -149,8 +167,12 @@ def _attempt(
         kind: Literal["start", "progress"] = "start" if done == 0 else "progress"
         notify(FetchEvent(kind, spec.name, candidate.location, done, total))
 
-    sha256 = download(candidate.location, target, report)
     expected = candidate.source.sha256
+    if candidate.source.format == "pickle" and expected is None:
+        raise DataError(
+            "refused: a pickle without a published sha256 is never decoded (not downloaded)"
+        )
+    sha256 = download(candidate.location, target, report)
     if expected is not None and sha256 != expected:
         raise DataError(f"sha256 mismatch: got {sha256[:12]}…, expected {expected[:12]}…")
     return decode_and_check(spec, target, candidate.source.format)
@@ -184,6 +206,7 @@ def fetch(
     An existing cache that passes the full check (`check_cache`: readable, content digest equal
     to the registry's) is kept unless `force`; an unreadable or corrupt one is fetched again.
     """
+    mirrors = _mirrors(mirror)  # a malformed mirror is a usage error, even with a valid cache
     entry = resolve(name, data_dir)
     if entry.spec is None:
         raise UsageError(
@@ -195,7 +218,7 @@ def fetch(
     if offline is None:
         offline = os.environ.get(OFFLINE_ENV, "0") not in {"", "0"}
     notify = progress or (lambda event: None)
-    todo = candidates(spec, _mirrors(mirror), offline)
+    todo = candidates(spec, mirrors, offline)
     if not todo:
         raise DataError(f"no source to fetch '{spec.name}' from: offline and no mirror given")
     entry.data_dir.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,10 @@ The result is cached like a built-in dataset and recorded in the data dir's loca
 from __future__ import annotations
 
 import contextlib
+import lzma
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -23,8 +25,9 @@ from rnnbench.data.store import (
     imported_datasets,
     register_imported,
     resolve_data_dir,
+    restore_imported,
 )
-from rnnbench.errors import DataError, UsageError
+from rnnbench.errors import DataError, OutputError, UsageError
 
 MIDI_SUFFIXES = (".mid", ".midi")
 MAX_MIDI_BYTES = 64 << 20
@@ -75,13 +78,44 @@ def _zip_files(archive: zipfile.ZipFile) -> list[MidiFile]:
     return found
 
 
+# What zipfile raises on a damaged, encrypted or unsupported entry (beyond BadZipFile).
+_ZIP_ENTRY_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    RuntimeError,  # encrypted: password required
+    NotImplementedError,  # unknown compression method
+    EOFError,
+    OSError,
+    ValueError,
+)
+
+
 def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:
     def read() -> bytes:
         if info.file_size > MAX_MIDI_BYTES:
             raise DataError(f"{info.filename}: larger than {MAX_MIDI_BYTES >> 20} MiB")
-        return archive.read(info)
+        try:
+            return archive.read(info)
+        except _ZIP_ENTRY_ERRORS as exc:
+            reason = " ".join(_zip_reason(exc, info).split())
+            raise DataError(
+                f"{archive.filename}: entry '{info.filename}' is unreadable ({reason})"
+            ) from None
 
     return read
+
+
+def _zip_reason(exc: BaseException, info: zipfile.ZipInfo) -> str:
+    if isinstance(exc, RuntimeError) and info.flag_bits & 0x1:
+        return "encrypted, a password is required"
+    if isinstance(exc, NotImplementedError):
+        return f"compression method {info.compress_type} is not supported"
+    if isinstance(exc, zlib.error | lzma.LZMAError | EOFError):
+        return f"damaged compressed data: {exc}"
+    if isinstance(exc, zipfile.BadZipFile):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -129,14 +163,25 @@ def import_midi(
     steps_per_beat: int = 2,
     data_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    force: bool = False,
 ) -> ImportReport:
-    """Quantize the MIDI files under train/, valid/, test/ of `path`; cache them as `name`."""
+    """Quantize the MIDI files under train/, valid/, test/ of `path`; cache them as `name`.
+
+    An existing dataset `name` is replaced only if `force`; its cache file and its imported.json
+    record change together (a failed import leaves the old dataset intact).
+    """
     check_import_name(name)
     if steps_per_beat < 1:
         raise UsageError(f"--steps-per-beat must be at least 1, got {steps_per_beat}")
     source = Path(path)
     directory = resolve_data_dir(data_dir)
-    imported_datasets(directory)  # a damaged local registry fails now, before any file is written
+    # a damaged local registry fails now, before any file is written
+    existing = name in imported_datasets(directory) or cache_path(directory, name).exists()
+    if existing and not force:
+        raise OutputError(
+            f"dataset '{name}' already exists ({cache_path(directory, name)}); "
+            "use --force to replace it"
+        )
     with _midi_files(source) as files:
         present = {split for split, _, _ in files}
         missing = [split for split in SPLITS if split not in present]
@@ -151,9 +196,34 @@ def import_midi(
     report.sequences = {split: len(dataset.split(split)) for split in SPLITS}
     report.frames = {split: dataset.frames(split) for split in SPLITS}
     report.dropped_notes, report.skipped = collected.dropped, collected.skipped
-    write_cache(report.cache, dataset, {"source": str(source.resolve())})
-    register_imported(directory, name, _record(report, source, steps_per_beat))
+    _commit(directory, dataset, report, _record(report, source, steps_per_beat))
     return report
+
+
+def _commit(
+    directory: Path, dataset: Dataset, report: ImportReport, record: dict[str, object]
+) -> None:
+    """Cache file and registry record together: write the cache beside, register, rename.
+
+    If registering fails the staged cache is removed; if the rename fails the old record is put
+    back. Either way the previous dataset (if any) still loads and verifies.
+    """
+    staged = report.cache.with_name(f".{report.cache.name}.{os.getpid()}.new")
+    previous = imported_datasets(directory).get(report.name)
+    try:
+        write_cache(staged, dataset, {"source": record["source"]})
+        register_imported(directory, report.name, record)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staged.unlink(missing_ok=True)
+        raise
+    try:
+        staged.replace(report.cache)
+    except OSError as exc:
+        with contextlib.suppress(OSError, DataError, OutputError):
+            staged.unlink(missing_ok=True)
+            restore_imported(directory, report.name, previous)
+        raise OutputError(f"{report.cache}: cannot write ({exc.strerror or exc})") from None
 
 
 def _record(report: ImportReport, source: Path, steps_per_beat: int) -> dict[str, object]:

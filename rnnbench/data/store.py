@@ -100,6 +100,20 @@ def _is_count(value: Any) -> bool:
 def register_imported(data_dir: Path, name: str, record: dict[str, Any]) -> None:
     entries = imported_datasets(data_dir)
     entries[name] = record
+    _write_imported(data_dir, entries)
+
+
+def restore_imported(data_dir: Path, name: str, record: dict[str, Any] | None) -> None:
+    """Put back `name`'s previous record (None: remove it), undoing `register_imported`."""
+    entries = imported_datasets(data_dir)
+    if record is None:
+        entries.pop(name, None)
+    else:
+        entries[name] = record
+    _write_imported(data_dir, entries)
+
+
+def _write_imported(data_dir: Path, entries: dict[str, Any]) -> None:
     path = data_dir / IMPORTED_FILE
     atomic_write_json(path, {"datasets": dict(sorted(entries.items()))})
     path.chmod(0o644)  # mkstemp creates 0600
@@ -164,7 +178,7 @@ def _remedy(entry: Entry) -> str:
     """What rebuilds `entry`'s cache: a download for built-ins, a re-import for imported MIDI."""
     if entry.spec is not None:
         return f"run `rnnbench data download {entry.name}`"
-    return f"import it again with `rnnbench data import-midi ... --name {entry.name}`"
+    return f"import it again with `rnnbench data import-midi ... --name {entry.name} --force`"
 
 
 @contextmanager

@@ -1,11 +1,13 @@
-"""Data-area fixtures: a loopback HTTP mirror (with a truncating path) and a dead address."""
+"""Data-area fixtures: a loopback HTTP mirror (with a truncating path), any folder served over
+loopback HTTP, and a dead address."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ class MirrorHandler(SimpleHTTPRequestHandler):
     """Serves a folder; under /truncated/ it announces the full size and sends half, then closes."""
 
     def do_GET(self) -> None:
+        if isinstance(self.server, RecordingServer):
+            self.server.requested.append(self.path)
         if not self.path.startswith(TRUNCATED_PREFIX):
             super().do_GET()
             return
@@ -38,17 +42,49 @@ class MirrorHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class RecordingServer(ThreadingHTTPServer):
+    """Keeps the path of every GET it answered, in order."""
+
+    requested: list[str]
+
+
+@contextlib.contextmanager
+def _serving(folder: Path) -> Iterator[RecordingServer]:
+    """`folder` served over HTTP on 127.0.0.1 (a free port) while the block runs."""
+    handler = functools.partial(MirrorHandler, directory=str(folder))
+    server = RecordingServer(("127.0.0.1", 0), handler)
+    server.requested = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _url(server: RecordingServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @pytest.fixture(scope="session")
 def mirror_url(mirror_dir: Path) -> Iterator[str]:
     """The mirror served over HTTP on 127.0.0.1 (a free port), for the whole session."""
-    handler = functools.partial(MirrorHandler, directory=str(mirror_dir))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with _serving(mirror_dir) as server:
+        yield _url(server)
+
+
+@pytest.fixture
+def serve_folder() -> Iterator[Callable[[Path], tuple[str, list[str]]]]:
+    """serve_folder(folder) -> (base URL, the paths requested so far), for one test."""
+    with contextlib.ExitStack() as stack:
+
+        def serve(folder: Path) -> tuple[str, list[str]]:
+            server = stack.enter_context(_serving(folder))
+            return _url(server), server.requested
+
+        yield serve
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,18 @@ def test_list_json_reports_cached_datasets(data_dir_all: Path) -> None:
         (("download", "musedat"), "unknown dataset 'musedat'; did you mean 'musedata'?"),
         (("download",), "name at least one dataset (see `rnnbench data list`) or use --all"),
         (("download", "jsb", "--all"), "give dataset names or --all, not both"),
+        (
+            ("download", "jsb", "--mirror", "http://[::1", "--offline"),
+            "invalid mirror 'http://[::1': Invalid IPv6 URL",
+        ),
+        (
+            ("download", "jsb", "--mirror", "https:/no-host"),
+            "invalid mirror 'https:/no-host': no host",
+        ),
+        (
+            ("download", "jsb", "--mirror", "http://h:port"),
+            "invalid mirror 'http://h:port': Port could not be cast to integer value as 'port'",
+        ),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

@@ -247,8 +247,11 @@ def test_damaged_imported_cache_says_import_again(
     code, _, stderr = _run("info", "mine", "--data-dir", data_dir)
     line = _one_line_error(stderr)
     assert code == 1 and line.startswith(f"error: {path}: ") and DAMAGES[damage][1] in line
-    assert line.endswith("import it again with `rnnbench data import-midi ... --name mine`")
+    assert line.endswith("import it again with `rnnbench data import-midi ... --name mine --force`")
     assert "download" not in line
+    songs = imported_dir.parent / "songs"
+    code, _, _ = _run("import-midi", songs, "--name", "mine", "--force", "--data-dir", data_dir)
+    assert code == 0 and _run("verify", "mine", "--data-dir", data_dir)[0] == 0
 
 
 def test_intact_import_still_lists_and_verifies(imported_dir: Path) -> None:
@@ -269,3 +272,126 @@ def test_import_into_a_damaged_registry_fails_before_writing(
     code, _, stderr = _run("import-midi", songs, "--name", "other", "--data-dir", data_dir)
     assert code == 1 and "invalid entry 'mine'" in _one_line_error(stderr)
     assert not (data_dir / "other.npz").exists()
+
+
+def _songs(root: Path, pitch: int) -> Path:
+    """A folder of one-song train/valid/test splits; `pitch` tells two versions apart."""
+    roll = np.zeros((8, 88), dtype=np.uint8)  # (T, 88)
+    roll[:, pitch] = 1
+    for split in ("train", "valid", "test"):
+        roll_to_midi(roll, root / split / "song.mid", steps_per_beat=2)
+    return root
+
+
+def test_import_refuses_to_replace_a_dataset_without_force(
+    imported_dir: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(imported_dir, data_dir)
+    before = (data_dir / "mine.npz").read_bytes()
+    songs = _songs(tmp_path / "other", 50)
+    code, _, stderr = _run("import-midi", songs, "--name", "mine", "--data-dir", data_dir)
+    assert code == 1 and _one_line_error(stderr) == (
+        f"error: dataset 'mine' already exists ({data_dir / 'mine.npz'}); use --force to replace it"
+    )
+    assert (data_dir / "mine.npz").read_bytes() == before
+    code, _, _ = _run("import-midi", songs, "--name", "mine", "--force", "--data-dir", data_dir)
+    assert code == 0 and (data_dir / "mine.npz").read_bytes() != before
+    code, stdout, _ = _run("verify", "mine", "--data-dir", data_dir)
+    assert code == 0 and stdout.split() == ["mine", "ok"]
+    assert sorted(p.name for p in data_dir.iterdir()) == ["imported.json", "mine.npz"]
+
+
+def test_import_force_still_refuses_a_builtin_name(imported_dir: Path, tmp_path: Path) -> None:
+    songs = imported_dir.parent / "songs"
+    code, _, stderr = _run("import-midi", songs, "--name", "JSB", "--force", "--data-dir", tmp_path)
+    assert code == 2
+    assert _one_line_error(stderr) == "error: dataset name 'JSB' is taken by the built-in 'jsb'"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_registry_write_keeps_the_old_dataset(imported_dir: Path, tmp_path: Path) -> None:
+    """The registry cannot be replaced (a directory stands in its way, which stops root too)."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(imported_dir, data_dir)
+    registry = data_dir / "imported.json"
+    before = (data_dir / "mine.npz").read_bytes(), registry.read_bytes()
+    registry.rename(tmp_path / "imported.json.saved")
+    registry.mkdir()
+    songs = _songs(tmp_path / "other", 50)
+    code, _, stderr = _run(
+        "import-midi", songs, "--name", "mine", "--force", "--data-dir", data_dir
+    )
+    assert (
+        code == 1 and _one_line_error(stderr) == f"error: {registry}: cannot write (Is a directory)"
+    )
+    registry.rmdir()
+    (tmp_path / "imported.json.saved").rename(registry)
+    assert ((data_dir / "mine.npz").read_bytes(), registry.read_bytes()) == before
+    assert sorted(p.name for p in data_dir.iterdir()) == ["imported.json", "mine.npz"]
+    code, stdout, _ = _run("verify", "mine", "--data-dir", data_dir)
+    assert code == 0 and stdout.split() == ["mine", "ok"]
+
+
+ZIP_ENTRY = "train/bad.mid"
+
+
+def _set_header_field(data: bytearray, entry: str, local: int, central: int, value: bytes) -> None:
+    """Overwrite a field of `entry`'s local and central headers (offsets from each signature)."""
+    for signature, offset, header in ((b"PK\x03\x04", local, 30), (b"PK\x01\x02", central, 46)):
+        at = data.find(signature)
+        while at != -1:
+            if data[at + header : at + header + len(entry)] == entry.encode():
+                data[at + offset : at + offset + len(value)] = value
+            at = data.find(signature, at + 1)
+
+
+def _damage_compressed(data: bytearray) -> None:
+    start = data.find(ZIP_ENTRY.encode()) + len(ZIP_ENTRY)  # the local header's name, then data
+    data[start : start + 8] = b"\xff" * 8
+
+
+ZIP_DAMAGES: dict[str, tuple[Callable[[bytearray], None], str]] = {
+    "damaged-deflate": (
+        _damage_compressed,
+        "damaged compressed data: Error -3 while decompressing data",
+    ),
+    "encrypted": (
+        lambda data: _set_header_field(data, ZIP_ENTRY, 6, 8, b"\x01"),  # flag bit 0
+        "encrypted, a password is required",
+    ),
+    "unknown-method": (
+        lambda data: _set_header_field(data, ZIP_ENTRY, 8, 10, (77).to_bytes(2, "little")),
+        "compression method 77 is not supported",
+    ),
+}
+
+
+def _damaged_zip(path: Path, damage: Callable[[bytearray], None]) -> Path:
+    """A zip of good train/valid/test songs plus train/bad.mid (deflated), then damaged."""
+    songs = _songs(path.parent / "zip-songs", 40)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for split in ("train", "valid", "test"):
+            archive.write(songs / split / "song.mid", f"{split}/song.mid")
+        archive.writestr(ZIP_ENTRY, (songs / "train" / "song.mid").read_bytes() * 20)
+    data = bytearray(path.read_bytes())
+    damage(data)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("damage", "reason"), ZIP_DAMAGES.values(), ids=list(ZIP_DAMAGES))
+def test_unreadable_zip_entry_names_archive_and_entry(
+    tmp_path: Path, damage: Callable[[bytearray], None], reason: str
+) -> None:
+    archive = _damaged_zip(tmp_path / "songs.zip", damage)
+    data_dir = tmp_path / "data"
+    where = f"{archive}: entry '{ZIP_ENTRY}' is unreadable ({reason}"
+    code, _, stderr = _run(
+        "import-midi", archive, "--name", "z", "--strict", "--data-dir", data_dir
+    )
+    assert code == 1 and _one_line_error(stderr).startswith(f"error: {where}")
+    assert "--strict: import stopped" in stderr and not data_dir.exists()
+    code, stdout, stderr = _run("import-midi", archive, "--name", "z", "--data-dir", data_dir)
+    assert code == 0 and stdout.split()[:2] == ["z", str(data_dir / "z.npz")]
+    assert stderr.startswith(f"warning: skipped {where}") and "Traceback" not in stderr

@@ -73,18 +73,25 @@ def test_pickle_with_code_payload_is_refused_without_running(tmp_path: Path, kin
     assert not marker.with_suffix(".npy").exists()
 
 
-def test_unsafe_pickle_from_a_mirror_is_refused_and_reported(tmp_path: Path) -> None:
+def test_unsafe_pickle_from_a_mirror_is_refused_before_unpickling(tmp_path: Path) -> None:
+    """A pickle is opened only if its bytes match the published sha256: this one never is."""
     marker = tmp_path / "pwned"
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     payload = {"train": [_Payload(os.system, f"touch '{marker}'")], "valid": [], "test": []}
-    (mirror / "MuseData.pickle").write_bytes(pickle.dumps(payload, protocol=2))
-    with pytest.raises(
-        DataError, match=r"MuseData\.pickle: unsafe pickle: refused global .posix\.system."
-    ):
-        fetch("musedata", tmp_path / "data", mirror, offline=True)
+    (mirror / "JSB Chorales.pickle").write_bytes(pickle.dumps(payload, protocol=2))
+    with pytest.raises(DataError) as caught:
+        fetch("jsb", tmp_path / "data", mirror, offline=True)
+    assert f"{mirror / 'JSB Chorales.pickle'} (sha256 mismatch: got" in str(caught.value)
+    assert "unsafe pickle" not in str(caught.value)  # refused before the unpickler saw it
     assert not marker.exists()
-    assert not (tmp_path / "data" / "musedata.npz").exists()
+    assert not (tmp_path / "data" / "jsb.npz").exists()
+
+
+def test_every_pickle_source_in_the_registry_is_pinned() -> None:
+    for spec in builtin_specs().values():
+        for source in spec.sources:
+            assert source.format != "pickle" or source.sha256, (spec.name, source.url)
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rnnbench.data import FetchEvent, builtin_specs, fetch, load
+from rnnbench.data.registry import Source
 from rnnbench.data.stats import dataset_stats
 from rnnbench.errors import DataError
 
@@ -140,19 +142,44 @@ def _roll_to_steps(roll: np.ndarray) -> list[tuple[int, ...]]:
     return [tuple(notes.tolist()) for notes in per_frame]
 
 
-def test_source_without_checksum_is_accepted_by_content_digest(
-    data_dir_all: Path, tmp_path: Path
+def _only_sources(monkeypatch: pytest.MonkeyPatch, name: str, *sources: Source) -> None:
+    """Give the built-in `name` these sources for one test (the registry dict is restored after)."""
+    specs = builtin_specs()
+    monkeypatch.setitem(specs, name, specs[name].model_copy(update={"sources": sources}))
+
+
+def _write_mat(splits: dict[str, list[np.ndarray]], path: Path) -> None:
+    """The .mat format: traindata/validdata/testdata, 1xN cells of (T, 88) 0/1 matrices."""
+    import scipy.io
+
+    contents = {}
+    for split, rolls in splits.items():
+        cells = np.empty((1, len(rolls)), dtype=object)  # MATLAB 1xN cell array
+        for index, roll in enumerate(rolls):
+            cells[0, index] = roll.astype(np.uint8)
+        contents[f"{split}data"] = cells
+    scipy.io.savemat(path, contents)
+
+
+def test_unpinned_non_pickle_source_is_accepted_by_content_digest(
+    data_dir_all: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _only_sources(
+        monkeypatch, "nottingham", Source(url="http://x.invalid/Unpinned.mat", format="mat")
+    )
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    _write_original_pickle(load("nottingham", data_dir_all).splits, mirror / "Nottingham.pickle")
+    _write_mat(load("nottingham", data_dir_all).splits, mirror / "Unpinned.mat")
     fetch("nottingham", tmp_path / "data", mirror, offline=True)
-    assert load("nottingham", tmp_path / "data").meta["source"].endswith("Nottingham.pickle")
+    assert load("nottingham", tmp_path / "data").meta["source"].endswith("Unpinned.mat")
 
 
-def test_source_without_checksum_with_altered_content_is_refused(
-    data_dir_all: Path, tmp_path: Path
+def test_unpinned_non_pickle_source_with_altered_content_is_refused(
+    data_dir_all: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _only_sources(
+        monkeypatch, "nottingham", Source(url="http://x.invalid/Unpinned.mat", format="mat")
+    )
     splits = {
         s: [roll.copy() for roll in rolls]
         for s, rolls in load("nottingham", data_dir_all).splits.items()
@@ -160,9 +187,35 @@ def test_source_without_checksum_with_altered_content_is_refused(
     splits["test"][-1][-1, 60] ^= 1  # one note of one frame
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    _write_original_pickle(splits, mirror / "Nottingham.pickle")
+    _write_mat(splits, mirror / "Unpinned.mat")
     with pytest.raises(DataError, match=r"content digest .* differs from the registry"):
         fetch("nottingham", tmp_path / "data", mirror, offline=True)
+    assert not (tmp_path / "data" / "nottingham.npz").exists()
+
+
+def test_unpinned_pickle_source_is_refused_without_being_downloaded(
+    data_dir_all: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    serve_folder: Callable[[Path], tuple[str, list[str]]],
+) -> None:
+    """Even a pickle whose content would match the digest is never decoded without a sha256."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    _write_original_pickle(load("nottingham", data_dir_all).splits, folder / "Nottingham.pickle")
+    url, requested = serve_folder(folder)
+    _only_sources(
+        monkeypatch, "nottingham", Source(url=f"{url}/Nottingham.pickle", format="pickle")
+    )
+    events, listen = _events()
+    with pytest.raises(DataError) as caught:
+        fetch("nottingham", tmp_path / "data", [], offline=False, progress=listen)  # type: ignore[arg-type]
+    reason = "refused: a pickle without a published sha256 is never decoded (not downloaded)"
+    assert str(caught.value) == (
+        f"could not fetch 'nottingham'; tried: {url}/Nottingham.pickle ({reason})"
+    )
+    assert [(e.kind, e.message) for e in events] == [("failed", reason)]
+    assert requested == []  # refused before any byte was fetched
     assert not (tmp_path / "data" / "nottingham.npz").exists()
 
 
