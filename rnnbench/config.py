@@ -54,6 +54,8 @@ class DataConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, name: str, info: ValidationInfo) -> str:
+        if _recorded(info):  # resolved when the run started; its data dir may not be here
+            return name
         # Canonical: "JSB" and "jsb" are one dataset (and one config hash).
         return resolve_dataset(name, info.data.get("data_dir"))
 
@@ -78,10 +80,10 @@ class ModelConfig(Section):
 
     @field_validator("cell")
     @classmethod
-    def _known_cell(cls, cell: str) -> str:
+    def _known_cell(cls, cell: str, info: ValidationInfo) -> str:
         from rnnbench.models.registry import CELLS
 
-        if cell not in CELLS:
+        if cell not in CELLS and not _recorded(info):  # a record may name a custom cell
             raise ValueError(f"unknown cell '{cell}' (known: {', '.join(sorted(CELLS))})")
         return cell
 
@@ -97,7 +99,9 @@ class ModelConfig(Section):
     def _peepholes_need_paper_peephole_cell(self) -> ModelConfig:
         from rnnbench.models.registry import CELLS
 
-        if not self.peepholes and (self.variant != "paper" or not CELLS[self.cell].peephole):
+        cell = CELLS.get(self.cell)  # None: a recorded run's custom cell, not registered here
+        peephole = cell.peephole if cell is not None else True
+        if not self.peepholes and (self.variant != "paper" or not peephole):
             raise ValueError(
                 "peepholes: false applies to the paper variant of a cell with peepholes (lstm), "
                 f"not {self.variant} {self.cell}"
@@ -156,6 +160,13 @@ class Config(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
+RECORDED = "recorded"  # validation context flag: a run record's config.yaml (see parse_recorded)
+
+
+def _recorded(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(RECORDED))
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
@@ -202,6 +213,23 @@ def parse_config(raw: Any, source: str, overrides: Sequence[str] = ()) -> Config
         return Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_first_error(exc)}") from None
+
+
+def parse_recorded(raw: Any, source: str) -> Config:
+    """Validate a run record's resolved config (config.yaml) against the training schema, less
+    what depends on this machine: the dataset name is not resolved in a data dir and the cell
+    need not be registered here. Errors are ConfigErrors naming `source` and the field."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: invalid config (expected a mapping at the top level)")
+    try:
+        return Config.model_validate(raw, context={RECORDED: True})
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: invalid config ({_first_error(exc)})") from None
+
+
+def read_yaml(text: str) -> Any:
+    """YAML text as plain data, refusing a key given twice in one mapping (yaml.YAMLError)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

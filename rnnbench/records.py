@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from rnnbench.errors import RnnbenchError
 
@@ -40,8 +40,28 @@ Status = Literal["ok", "diverged", "interrupted", "running"]
 FINISHED_STATUSES = ("ok", "diverged")
 
 
+def _not_negative(value: float | None) -> float | None:
+    """None and NaN pass (a run without that result, e.g. diverged); a negative value cannot be."""
+    if value is not None and value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _fraction(value: float | None) -> float | None:
+    if value is not None and not 0 <= value <= 1 and not math.isnan(value):
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+NotNegative = Annotated[float, AfterValidator(_not_negative)]
+Nll = Annotated[float | None, AfterValidator(_not_negative)]
+Fraction = Annotated[float | None, AfterValidator(_fraction)]
+Count = Annotated[int, Field(ge=0)]
+
+
 class RunMetrics(BaseModel):
-    """metrics.json. Extra fields are allowed so newer writers stay readable by older readers."""
+    """metrics.json. Extra fields are allowed so newer writers stay readable by older readers.
+    Read with `read_metrics`: strict types (no "1.5" for a number, no true for an integer)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -50,25 +70,29 @@ class RunMetrics(BaseModel):
     dataset: str
     cell: str  # tanh | gru | lstm | a registered custom cell
     variant: str  # paper | fused
-    hidden_size: int
-    params_recurrent: int  # the recurrent layer as it really is (paper convention)
-    params_total: int  # plus the output layer, hidden_size * 88 + 88
-    lr: float
-    seed: int
-    batch_size: int
-    weight_noise: float
-    epochs: int  # epochs completed
-    best_epoch: int  # epoch whose weights were kept (by validation NLL)
-    nll_train: float | None  # nats per predicted frame, pooled over the split, no weight noise
-    nll_valid: float | None
-    nll_test: float | None
-    frame_acc_test: float | None  # TP / (TP + FP + FN) at threshold 0.5
-    wall_time_s: float  # training wall time, evaluation included
-    frames_per_s: float  # training frames per second (forward + backward + step)
+    hidden_size: int = Field(gt=0)
+    params_recurrent: Count  # the recurrent layer as it really is (paper convention)
+    params_total: Count  # plus the output layer, hidden_size * 88 + 88
+    lr: float = Field(gt=0)
+    seed: Count
+    batch_size: int = Field(ge=1)
+    weight_noise: NotNegative
+    epochs: Count  # epochs completed
+    best_epoch: Count  # epoch whose weights were kept (by validation NLL)
+    nll_train: Nll  # nats per predicted frame, pooled over the split, no weight noise
+    nll_valid: Nll
+    nll_test: Nll
+    frame_acc_test: Fraction  # TP / (TP + FP + FN) at threshold 0.5
+    wall_time_s: NotNegative  # training wall time, evaluation included
+    frames_per_s: NotNegative  # training frames per second (forward + backward + step)
     device: str
     torch_version: str
     rnnbench_version: str
     config_hash: str  # stable hash of the resolved config (sweeps use it as the trial id)
+    # Content digest of the dataset trained on (rnnbench.data's Dataset.digest); None in records
+    # written before it was recorded, and for runs on in-memory splits. compare refuses to pool
+    # runs of one dataset name trained on different data.
+    data_digest: str | None = None
 
 
 def has_result(status: str, nll_valid: Any, nll_test: Any) -> bool:
@@ -91,8 +115,57 @@ def read_metrics(run_dir: Path) -> RunMetrics:
         raise RecordError(f"{path}: no metrics.json (not a run directory?)") from exc
     except (OSError, ValueError) as exc:  # ValueError: invalid JSON or invalid UTF-8
         raise RecordError(f"{path}: unreadable metrics ({exc})") from exc
+    except RecursionError:
+        raise RecordError(f"{path}: unreadable metrics (JSON nested too deeply)") from None
     try:
-        return RunMetrics.model_validate(data)
-    except ValueError as exc:
-        first = str(exc).splitlines()[1] if len(str(exc).splitlines()) > 1 else str(exc)
-        raise RecordError(f"{path}: invalid metrics ({first.strip()})") from exc
+        return RunMetrics.model_validate(data, strict=True)
+    except ValidationError as exc:
+        raise RecordError(f"{path}: invalid metrics ({describe_validation_error(exc)})") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first problem of a JSON record, as 'missing field X' or 'X: expected a number, got
+    string' (and how many more there are)."""
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"])
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        text = f"missing field {field}"
+    elif kind == "model_type":
+        text = f"expected a JSON object, got {json_type(value)}"
+    elif kind in _EXPECTED:
+        text = f"{field}: expected {_EXPECTED[kind]}, got {json_type(value)}"
+    elif kind in _BOUNDS:
+        sign, key = _BOUNDS[kind]
+        text = f"{field}: must be {sign} {error.get('ctx', {}).get(key)}, got {_shown(value)}"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+        text = f"{field}: {message[:1].lower()}{message[1:]}, got {_shown(value)}"
+    more = len(exc.errors()) - 1
+    return text + (f" (and {more} more)" if more else "")
+
+
+_EXPECTED = {
+    "float_type": "a number",
+    "int_type": "an integer",
+    "string_type": "a string",
+    "bool_type": "true or false",
+}
+
+
+_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge")}
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    names = {str: "string", int: "integer", float: "number", list: "array", dict: "object"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), "a value")
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."

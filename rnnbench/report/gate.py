@@ -99,12 +99,20 @@ def load_baseline(path: Path) -> Baseline:
         data: Any = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: unreadable baseline ({exc})") from exc
+    except RecursionError:
+        raise UsageError(f"{path}: unreadable baseline (JSON nested too deeply)") from None
     if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA:
         raise UsageError(f"{path}: not an rnnbench baseline (expected schema '{BASELINE_SCHEMA}')")
     if not isinstance(data.get("fingerprint"), dict) or not isinstance(data.get("rows"), list):
         raise UsageError(f"{path}: invalid baseline (needs 'fingerprint' object and 'rows' list)")
+    return Baseline(fingerprint=data["fingerprint"], rows=_baseline_rows(path, data["rows"]))
+
+
+def _baseline_rows(path: Path, listed: list[Any]) -> dict[Key, dict[str, Any]]:
+    """The baseline's rows by cell, each checked; a UsageError names the file and the row."""
     rows: dict[Key, dict[str, Any]] = {}
-    for number, row in enumerate(data["rows"]):
+    numbers: dict[Key, int] = {}  # the row each cell came from
+    for number, row in enumerate(listed):
         if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in _KEY_FIELDS):
             raise UsageError(
                 f"{path}: invalid baseline row {number} (needs dataset, cell, variant)"
@@ -112,8 +120,14 @@ def load_baseline(path: Path) -> Baseline:
         problem = _row_problem(row)
         if problem:
             raise UsageError(f"{path}: invalid baseline row {number} ({problem})")
+        if _key(row) in rows:  # which one to gate against would be a guess
+            raise UsageError(
+                f"{path}: invalid baseline row {number} (repeats the cell {key_name(_key(row))} "
+                f"of row {numbers[_key(row)]})"
+            )
         rows[_key(row)] = row
-    return Baseline(fingerprint=data["fingerprint"], rows=rows)
+        numbers[_key(row)] = number
+    return rows
 
 
 _KEY_FIELDS = ("dataset", "cell", "variant")
@@ -181,8 +195,10 @@ def fingerprint_difference(baseline: dict[str, Any], current: dict[str, Any]) ->
 
 
 def check_tolerances(nll_tolerance: float, speed_tolerance: float) -> None:
-    if not nll_tolerance >= 0:
-        raise UsageError(f"--nll-tolerance {nll_tolerance}: must be >= 0 (nats per frame)")
+    if not (nll_tolerance >= 0 and math.isfinite(nll_tolerance)):
+        raise UsageError(
+            f"--nll-tolerance {nll_tolerance}: must be a finite number >= 0 (nats per frame)"
+        )
     if not 0 <= speed_tolerance < 1:
         raise UsageError(f"--speed-tolerance {speed_tolerance}: must be in [0, 1) (a fraction)")
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnbench.config import describe_yaml_error, fill_added_later_defaults, schema_defaults
-from rnnbench.errors import UsageError
+from rnnbench.config import (
+    describe_yaml_error,
+    fill_added_later_defaults,
+    parse_recorded,
+    read_yaml,
+    schema_defaults,
+)
+from rnnbench.errors import ConfigError, UsageError
 from rnnbench.records import (
     CONFIG_FILE,
     HISTORY_COLUMNS,
@@ -44,10 +52,15 @@ CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every")
 FAMILY_IGNORED = (("optim", "lr"), ("model", "variant"), ("train", "num_threads"))
 FAMILY_COLUMN = "_family"
 REPEATS_ATTR = "repeated_runs"  # DataFrame.attrs key: (dropped, kept) run dirs of one config
+# history.csv columns that may be empty: nll_train skips epochs when train.eval_train_every > 1.
+HISTORY_OPTIONAL = ("nll_train",)
+# Cells read as empty (pandas' usual missing-value spellings), as compare always has.
+EMPTY_CELLS = frozenset({"", "nan", "NaN", "-nan", "-NaN", "NA", "N/A", "<NA>", "null", "NULL"})
 
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
-    """Run directories named directly or found recursively by their metrics.json; sorted, unique."""
+    """Run directories named directly or found recursively by their metrics.json (following
+    symlinked folders); sorted, unique by their real path."""
     found: set[Path] = set()
     for path in paths:
         if not path.exists():
@@ -59,8 +72,24 @@ def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
                 )
             found.add(path.parent.resolve())
             continue
-        found.update(metrics.parent.resolve() for metrics in path.rglob(METRICS_FILE))
+        found.update(_walk_runs(path))
     return sorted(found)
+
+
+def _walk_runs(root: Path) -> set[Path]:
+    """The folders under root that hold a metrics.json, symlinked folders followed; a folder
+    reached twice (two links to it, or a link cycle) is searched once."""
+    found: set[Path] = set()
+    searched: set[Path] = set()
+    for directory, subfolders, files in os.walk(root, followlinks=True):
+        real = Path(directory).resolve()
+        if real in searched:
+            subfolders.clear()
+            continue
+        searched.add(real)
+        if METRICS_FILE in files:
+            found.add(real)
+    return found
 
 
 def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
@@ -73,8 +102,10 @@ def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
         named = ", ".join(str(path) for path in paths)
         raise UsageError(f"no runs found (no {METRICS_FILE}) under {named}")
     records = []
+    digests: dict[str, tuple[str, Path]] = {}  # dataset -> (data digest, first run dir with it)
     for run_dir in run_dirs:
         metrics = read_metrics(run_dir)
+        _check_same_data(digests, metrics, run_dir)
         row = {name: getattr(metrics, name) for name in METRIC_COLUMNS}
         row.update(_config_fields(run_dir, row))
         threads = (metrics.model_extra or {}).get(
@@ -90,6 +121,22 @@ def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
     labelled = _label_families(frame).drop(columns=FAMILY_COLUMN)
     labelled.attrs[REPEATS_ATTR] = frame.attrs.get(REPEATS_ATTR, [])
     return labelled
+
+
+def _check_same_data(
+    digests: dict[str, tuple[str, Path]], metrics: RunMetrics, run_dir: Path
+) -> None:
+    """A RecordError when runs of one dataset name recorded different data digests (two imports
+    under one name): pooling them, or counting one as a repeat of the other, would be wrong.
+    Records without a digest (written before it was recorded) cannot be checked."""
+    if metrics.data_digest is None:
+        return
+    digest, first = digests.setdefault(metrics.dataset, (metrics.data_digest, run_dir))
+    if digest != metrics.data_digest:
+        raise RecordError(
+            f"runs of dataset '{metrics.dataset}' were trained on different data (content "
+            f"digests differ): {first} and {run_dir}; import the datasets under different names"
+        )
 
 
 def _drop_repeats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -206,7 +253,8 @@ def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
 def _read_config(run_dir: Path) -> dict[str, Any]:
     """The run's resolved config.yaml as a mapping; {} when the run has none (older records: the
     setting is then taken from metrics.json). A config.yaml that is there but cannot be read as a
-    YAML mapping is a RecordError: guessing would relabel the run or pool it with the wrong ones."""
+    YAML mapping, or fails the training schema (rnnbench.config), is a RecordError: guessing would
+    relabel the run or pool it with the wrong ones."""
     import yaml
 
     path = run_dir / CONFIG_FILE
@@ -219,11 +267,17 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
     except OSError as exc:
         raise RecordError(f"{path}: unreadable config ({exc.strerror or exc})") from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = read_yaml(text)
     except yaml.YAMLError as exc:
         raise RecordError(f"{path}: unreadable config ({describe_yaml_error(exc)})") from None
+    except RecursionError:
+        raise RecordError(f"{path}: unreadable config (nested too deeply)") from None
     if not isinstance(loaded, dict):
         raise RecordError(f"{path}: invalid config (expected a mapping at the top level)")
+    try:
+        parse_recorded(loaded, str(path))
+    except ConfigError as exc:
+        raise RecordError(str(exc)) from None
     return loaded
 
 
@@ -236,20 +290,20 @@ def _drop(mapping: dict[str, Any], path: tuple[str, ...]) -> None:
 
 
 def read_history(run_dir: Path) -> pd.DataFrame:
-    """history.csv of one run, checked for the contract's columns; every column is numeric (float),
-    empty cells are NaN (nll_train skips epochs when train.eval_train_every > 1)."""
+    """history.csv of one run, checked for the contract's columns; every column is numeric (float).
+    Only nll_train may be empty (NaN: it skips epochs when train.eval_train_every > 1)."""
     path = run_dir / HISTORY_FILE
     table = _read_csv(path, HISTORY_COLUMNS)
     for column in HISTORY_COLUMNS:
-        table[column] = _numbers(path, table, column, allow_empty=True)
+        table[column] = _numbers(path, table, column, allow_empty=column in HISTORY_OPTIONAL)
     return table
 
 
 def read_per_sequence(run_dir: Path, split: str = "test") -> pd.DataFrame:
     """per_sequence.csv rows of one split, indexed by sequence index: columns frames, nll_sum.
 
-    Index and frames must be whole numbers (frames > 0), nll_sum a finite number: a RecordError
-    names the file, line and field otherwise."""
+    Index and frames must be whole numbers (frames > 0), nll_sum a finite number >= 0: a
+    RecordError names the file, line and field otherwise."""
     path = run_dir / PER_SEQUENCE_FILE
     table = _read_csv(path, PER_SEQUENCE_COLUMNS)
     rows = table[table["split"] == split].copy()
@@ -257,7 +311,7 @@ def read_per_sequence(run_dir: Path, split: str = "test") -> pd.DataFrame:
         raise RecordError(f"{path}: no rows for split '{split}'")
     rows["index"] = _numbers(path, rows, "index", whole=True, minimum=0)
     rows["frames"] = _numbers(path, rows, "frames", whole=True, minimum=1)
-    rows["nll_sum"] = _numbers(path, rows, "nll_sum")
+    rows["nll_sum"] = _numbers(path, rows, "nll_sum", minimum=0)
     rows = rows.astype({"index": "int64", "frames": "int64"})
     if rows["index"].duplicated().any():
         duplicate = int(rows["index"][rows["index"].duplicated()].iloc[0])
@@ -303,18 +357,45 @@ def _numbers(
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV's cells as text (None where empty), indexed by line number - 2 (the header is line
+    1). A row whose field count differs from the header's, or a blank row, is a RecordError naming
+    the line: pandas would shift the columns or fill the row with empty cells."""
     import pandas as pd
 
     try:
-        table = pd.read_csv(path)
+        with path.open(newline="", encoding="utf-8") as handle:
+            header, rows, labels = _csv_rows(path, csv.reader(handle))
     except FileNotFoundError as exc:
         raise RecordError(f"{path}: missing") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, csv.Error) as exc:  # ValueError: invalid UTF-8
         raise RecordError(f"{path}: unreadable ({_one_line(exc)})") from exc
-    missing = [column for column in columns if column not in table.columns]
+    missing = [column for column in columns if column not in header]
     if missing:
         raise RecordError(f"{path}: missing column(s) {', '.join(missing)}")
-    return table
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        raise RecordError(f"{path}: column(s) {', '.join(repeated)} appear twice in the header")
+    return pd.DataFrame(rows, columns=header, index=labels, dtype=object)
+
+
+def _csv_rows(path: Path, reader: Any) -> tuple[list[str], list[list[str | None]], list[int]]:
+    """Header, rows and their index labels (line - 2) from a csv.reader; see _read_csv."""
+    header: list[str] = next(reader, [])
+    if not header:
+        raise RecordError(f"{path}: empty (no header row)")
+    rows: list[list[str | None]] = []
+    labels: list[int] = []
+    for fields in reader:
+        if not any(field.strip() for field in fields):
+            raise RecordError(f"{path}: line {reader.line_num}: blank row")
+        if len(fields) != len(header):
+            raise RecordError(
+                f"{path}: line {reader.line_num}: {len(fields)} fields, expected {len(header)}"
+                " (as in the header)"
+            )
+        rows.append([None if field.strip() in EMPTY_CELLS else field for field in fields])
+        labels.append(reader.line_num - 2)
+    return header, rows, labels
 
 
 def _one_line(exc: Exception) -> str:

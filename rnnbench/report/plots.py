@@ -6,10 +6,12 @@ atomically.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import re
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -206,17 +208,34 @@ def write_plots(
     written: list[Path] = []
     if curves is None:
         curves = learning_curves(aggregate)
+    stems = _curve_stems(list(curves))
     for (dataset, variant), group_curves in curves.items():
         title = dataset if variant == "paper" else f"{dataset} ({variant})"
-        stem = f"learning_curves_{_slug(dataset)}" + (
-            "" if variant == "paper" else f"_{_slug(variant)}"
-        )
-        written += save_figure(learning_curve_figure(title, group_curves), out_dir / stem)
+        figure = learning_curve_figure(title, group_curves)
+        written += save_figure(figure, out_dir / stems[dataset, variant])
     if aggregate.rows["nll_test"].notna().any():
         written += save_figure(
             nll_comparison_figure(aggregate.rows, runs, aggregate), out_dir / "test_nll"
         )
     return written
+
+
+def _curve_stems(keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """File stem per (dataset, variant): `learning_curves_<dataset>[_<variant>]`, made safe for a
+    file name; where two keys give one stem (names that differ only in characters the slug
+    replaces), each gets a short hash of its names, so no figure overwrites another."""
+    plain = {
+        (dataset, variant): f"learning_curves_{_slug(dataset)}"
+        + ("" if variant == "paper" else f"_{_slug(variant)}")
+        for dataset, variant in keys
+    }
+    counts = Counter([*plain.values(), "test_nll"])
+    return {
+        key: stem
+        if counts[stem] == 1
+        else f"{stem}_{hashlib.sha256('/'.join(key).encode()).hexdigest()[:8]}"
+        for key, stem in plain.items()
+    }
 
 
 def save_figure(figure: Figure, stem: Path) -> list[Path]:
@@ -231,11 +250,12 @@ def save_figure(figure: Figure, stem: Path) -> list[Path]:
         metadata = {"Date": None} if extension == "svg" else None
         with matplotlib.rc_context({"svg.hashsalt": "rnnbench"}):
             figure.savefig(buffer, format=extension, dpi=150, metadata=metadata)
-        path = stem.with_suffix(f".{extension}")
+        path = stem.with_name(f"{stem.name}.{extension}")  # a dot in the stem stays
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")
+    """Letters, digits, '.', '_' and '-' only; no leading dot (a hidden file) or '..'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_.") or "_"

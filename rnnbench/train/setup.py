@@ -33,14 +33,16 @@ def configure_torch(config: Config) -> torch.device:
     return torch.device("cuda")
 
 
-def load_splits(config: Config) -> Splits:
-    """The dataset's train/valid/test piano-rolls, cut to data.max_sequences if set."""
+def load_splits(config: Config) -> tuple[Splits, str | None]:
+    """The dataset's train/valid/test piano-rolls, cut to data.max_sequences if set, and the
+    dataset's content digest (recorded in metrics.json: one name may mean different data)."""
     try:
         from rnnbench.data import load
     except ImportError as exc:
         raise TrainingError(f"the data package is not available ({exc})") from None
     dataset = load(config.data.name, config.data.data_dir)
-    return limit_splits({name: list(dataset.splits[name]) for name in SPLITS}, config)
+    splits = limit_splits({name: list(dataset.splits[name]) for name in SPLITS}, config)
+    return splits, dataset.digest or None
 
 
 def limit_splits(splits: Splits, config: Config) -> Splits:

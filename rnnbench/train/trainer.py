@@ -50,6 +50,7 @@ class Session:
     data: Splits
     state: RunState
     report: ProgressCallback
+    data_digest: str | None  # the dataset's content digest; None for in-memory splits
 
 
 def train(
@@ -68,11 +69,14 @@ def train(
     """
     run_dir = Path(run_dir)
     device = configure_torch(config)
-    data = limit_splits(splits, config) if splits is not None else load_splits(config)
+    if splits is not None:
+        data, digest = limit_splits(splits, config), None
+    else:
+        data, digest = load_splits(config)
     if resume and _finished(run_dir):
         return read_metrics(run_dir)
-    state = _open_run(config, run_dir, device, resume)
-    session = Session(config, run_dir, device, data, state, progress or _ignore)
+    state = _open_run(config, run_dir, device, resume, digest)
+    session = Session(config, run_dir, device, data, state, progress or _ignore, digest)
     session.report(_event("start", session))
     status = _train_epochs(session)
     try:
@@ -96,7 +100,9 @@ def _finished(run_dir: Path) -> bool:
         return False
 
 
-def _open_run(config: Config, run_dir: Path, device: torch.device, resume: bool) -> RunState:
+def _open_run(
+    config: Config, run_dir: Path, device: torch.device, resume: bool, digest: str | None
+) -> RunState:
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
         checkpoint = record.load_checkpoint(run_dir)
         if checkpoint["config_hash"] != config_hash(config):
@@ -110,7 +116,8 @@ def _open_run(config: Config, run_dir: Path, device: torch.device, resume: bool)
         raise TrainingError(f"{run_dir}: already holds a run (use --resume, or another run dir)")
     state = fresh_state(config, device)
     record.write_config(run_dir, config)
-    record.write_metrics(run_dir, _metrics(config, run_dir, state, "running", device, {}))
+    metrics = _metrics(config, run_dir, state, "running", device, {}, data_digest=digest)
+    record.write_metrics(run_dir, metrics)
     return state
 
 
@@ -244,7 +251,9 @@ def _finish(session: Session, status: Status) -> RunMetrics:
         record.write_per_sequence(run_dir, rows)
     if status == "ok":
         record.save_checkpoint(run_dir, to_checkpoint(state, config, finished=True))
-    metrics = _metrics(config, run_dir, state, status, session.device, results)
+    metrics = _metrics(
+        config, run_dir, state, status, session.device, results, data_digest=session.data_digest
+    )
     record.write_metrics(run_dir, metrics)
     return metrics
 
@@ -256,6 +265,8 @@ def _metrics(  # noqa: PLR0917
     status: Status,
     device: torch.device,
     results: dict[str, SplitResult],
+    *,
+    data_digest: str | None = None,
 ) -> RunMetrics:
     progression = state.progression
     best = progression.best_nll_valid
@@ -293,6 +304,7 @@ def _metrics(  # noqa: PLR0917
         torch_version=torch.__version__,
         rnnbench_version=__version__,
         config_hash=config_hash(config),
+        data_digest=data_digest,
         **extra,
     )
 
