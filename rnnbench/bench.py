@@ -22,15 +22,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from rnnbench.config import MAX_THREADS
 from rnnbench.engine.baselines import (
     PAPER_HIDDEN,
     KernelModel,
     TorchCellLoopModel,
     TorchFusedModel,
 )
-from rnnbench.errors import UnknownNameError, UsageError
+from rnnbench.errors import UnknownNameError, UsageError, out_of_memory_as_error
 
 WEIGHT_NOISE = 0.075
+# Far beyond a useful benchmark, low enough that a typo is a usage error, not a crash.
+MAX_BATCH = 4096
+MAX_SEQ_LEN = 10_000
+MAX_STEPS = 100_000  # --repeats and --warmup
 ModelBuilder = Callable[[str, int], nn.Module]
 
 
@@ -171,6 +176,23 @@ def parse_cells(text: str) -> list[str]:
     return cells
 
 
+def check_options(
+    *, batch: int, seq_len: int, repeats: int, warmup: int, threads: int | None = None
+) -> None:
+    """Every size within its range, or a UsageError naming the option."""
+    limits = [
+        ("--batch", batch, 1, MAX_BATCH),
+        ("--seq-len", seq_len, 1, MAX_SEQ_LEN),
+        ("--repeats", repeats, 1, MAX_STEPS),
+        ("--warmup", warmup, 0, MAX_STEPS),
+    ]
+    if threads is not None:
+        limits.append(("--threads", threads, 1, MAX_THREADS))
+    for name, value, low, high in limits:
+        if not low <= value <= high:
+            raise UsageError(f"{name} must be between {low} and {high}, got {value}")
+
+
 def run_bench(
     cells: list[str],
     *,
@@ -180,23 +202,21 @@ def run_bench(
     repeats: int,
     warmup: int,
 ) -> list[BenchRow]:
-    """Benchmark every cell; validates sizes first."""
-    for name, value, low in (
-        ("--batch", batch, 1),
-        ("--seq-len", seq_len, 1),
-        ("--repeats", repeats, 1),
-    ):
-        if value < low:
-            raise UsageError(f"{name} must be >= {low}, got {value}")
-    if warmup < 0:
-        raise UsageError(f"--warmup must be >= 0, got {warmup}")
+    """Benchmark every cell; validates sizes first. A failed allocation is a ResourceError."""
+    check_options(batch=batch, seq_len=seq_len, repeats=repeats, warmup=warmup)
     rows: list[BenchRow] = []
-    for cell in cells:
-        rows.extend(
-            bench_cell(
-                cell, batch=batch, seq_len=seq_len, device=device, repeats=repeats, warmup=warmup
+    with out_of_memory_as_error(f"benchmarking batch {batch} x {seq_len} steps on {device.type}"):
+        for cell in cells:
+            rows.extend(
+                bench_cell(
+                    cell,
+                    batch=batch,
+                    seq_len=seq_len,
+                    device=device,
+                    repeats=repeats,
+                    warmup=warmup,
+                )
             )
-        )
     return rows
 
 

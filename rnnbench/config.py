@@ -25,6 +25,11 @@ from pydantic import (
 
 from rnnbench.errors import ConfigError
 
+# Upper bounds far beyond any real run, low enough that a typo fails as a config error naming the
+# field rather than as a crash (torch segfaults on 100000 threads) or a huge allocation.
+MAX_THREADS = 1024
+MAX_HIDDEN_SIZE = 4096
+
 
 def resolve_dataset(name: str, data_dir: Path | None) -> str:
     """The canonical dataset name (built-in name or alias, or a dataset imported into data_dir)."""
@@ -51,6 +56,13 @@ class DataConfig(Section):
     # Use only the first N sequences of every split: smoke tests and debugging, never results.
     max_sequences: int | None = Field(default=None, ge=1, strict=True)
 
+    @field_validator("data_dir")
+    @classmethod
+    def _a_directory(cls, data_dir: Path | None) -> Path | None:
+        if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+            raise ValueError(f"{data_dir}: is a file, expected a directory")
+        return data_dir
+
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, name: str, info: ValidationInfo) -> str:
@@ -67,7 +79,7 @@ class ModelConfig(Section):
     # fused = torch's nn.RNN/GRU/LSTM (cuDNN/oneDNN; different GRU, no peepholes, two biases).
     variant: Literal["paper", "fused"] = "paper"
     # Hidden units; the paper sizes (tanh 100, GRU 46, LSTM 36) give ~19k recurrent parameters each.
-    hidden_size: int = Field(gt=0, strict=True)
+    hidden_size: int = Field(gt=0, le=MAX_HIDDEN_SIZE, strict=True)
     # paper = the paper's code: input weights U(-0.1, 0.1), orthogonal recurrent blocks, 0 biases;
     # torch = torch's default U(-1/sqrt(H), 1/sqrt(H)) everywhere (an ablation);
     # paper-forget1 = paper, but the LSTM's forget-gate biases start at 1 (Gers et al. 2000,
@@ -141,10 +153,10 @@ class TrainConfig(Section):
     # stopping and selection use validation NLL; the final record always evaluates the best
     # weights on all splits). Only history.csv's nll_train column thins out, so it is not hashed.
     eval_train_every: int = Field(default=1, ge=1, strict=True)
-    # Torch CPU threads; null = all cores. 1 by default: at these sizes (H <= 100, small batches)
-    # every op is far too small to split, and 2 threads on a busy 2-core machine measured 14x
-    # slower. Sweep workers run one single-threaded trial per core.
-    num_threads: int | None = Field(default=1, ge=1, strict=True)
+    # Torch CPU threads, at most MAX_THREADS; null = all cores. 1 by default: at these sizes
+    # (H <= 100, small batches) every op is far too small to split, and 2 threads on a busy 2-core
+    # machine measured 14x slower. Sweep workers run one single-threaded trial per core.
+    num_threads: int | None = Field(default=1, ge=1, le=MAX_THREADS, strict=True)
 
 
 class Config(Section):
@@ -167,7 +179,8 @@ def _recorded(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get(RECORDED))
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_validation_error(exc: ValidationError) -> str:
+    """'field: message' for a pydantic error, one line (plus how many more there are)."""
     error = exc.errors()[0]
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
@@ -212,7 +225,7 @@ def parse_config(raw: Any, source: str, overrides: Sequence[str] = ()) -> Config
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+        raise ConfigError(f"{source}: {first_validation_error(exc)}") from None
 
 
 def parse_recorded(raw: Any, source: str) -> Config:
@@ -224,7 +237,7 @@ def parse_recorded(raw: Any, source: str) -> Config:
     try:
         return Config.model_validate(raw, context={RECORDED: True})
     except ValidationError as exc:
-        raise ConfigError(f"{source}: invalid config ({_first_error(exc)})") from None
+        raise ConfigError(f"{source}: invalid config ({first_validation_error(exc)})") from None
 
 
 def read_yaml(text: str) -> Any:
@@ -234,14 +247,29 @@ def read_yaml(text: str) -> Any:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last silently,
-    so `lr: 0.001` further down a file would override an earlier one unseen)."""
+    so `lr: 0.001` further down a file would override an earlier one unseen). Merge keys
+    (`<<: *base`) work as in SafeLoader: keys written beside one override the merged ones."""
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:
+            continue
         key = loader.construct_object(key_node)
-        if key in seen:
+        try:
+            duplicate = key in seen
+        except TypeError:  # a list or mapping as a key: `? [a, b]`
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain value, not a list or mapping",
+                key_node.start_mark,
+            ) from None
+        if duplicate:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key '{key}' appears twice", key_node.start_mark
             )
@@ -267,6 +295,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: {describe_yaml_error(exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
     return parse_config(raw, str(path), overrides)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -50,3 +51,9 @@ def check_tempo(option: str, tempo: float) -> float:
             f"{option} must be between 1 and {MAX_TEMPO:.0f} beats per minute, got {tempo}"
         )
     return tempo
+
+
+def check_directory(option: str, path: Path | None) -> None:
+    """A directory option that names an existing file is a usage error (not 'File exists')."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: is a file, expected a directory")

@@ -44,14 +44,19 @@ def bench(
     """
     import torch
 
-    from rnnbench.bench import machine_info, parse_cells, resolve_device, rows_as_dicts, run_bench
-    from rnnbench.errors import UsageError
+    from rnnbench.bench import (
+        check_options,
+        machine_info,
+        parse_cells,
+        resolve_device,
+        rows_as_dicts,
+        run_bench,
+    )
 
     cell_names = parse_cells(cells)
+    check_options(batch=batch, seq_len=seq_len, repeats=repeats, warmup=warmup, threads=threads)
     torch_device = resolve_device(device.value)
     if threads is not None:
-        if threads < 1:
-            raise UsageError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
     machine = machine_info(torch_device)
     err.print(

@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.cli._common import err, out, report_errors
+from rnnbench.cli._common import check_directory, err, out, report_errors
 
 if TYPE_CHECKING:
     from rnnbench.sweep import (
@@ -217,6 +217,7 @@ def _run(  # noqa: PLR0917
     from rnnbench.sweep import make_executor, materialize, run_sweep
     from rnnbench.sweep.trials import MAX_SEEDS
 
+    check_directory("--results-dir", results_dir)
     if ray_address and executor_name is not ExecutorName.ray:
         raise _usage("--ray-address needs --executor ray")
     if not 0 <= best_seeds <= MAX_SEEDS:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rnnbench.cli._common import check_tempo, err, out, report_errors
+from rnnbench.cli._common import check_directory, check_tempo, err, out, report_errors
 from rnnbench.errors import UsageError
 
 if TYPE_CHECKING:
@@ -94,6 +94,8 @@ def _resolve_run(
         raise UsageError("missing CONFIG (or --resume RUN_DIR)")
     if run_dir is not None and results_dir is not None:
         raise UsageError("give --run-dir or --results-dir, not both")
+    check_directory("--run-dir", run_dir)
+    check_directory("--results-dir", results_dir)
     config = load_config(config_path, overrides)
     if run_dir is not None:
         return config, run_dir

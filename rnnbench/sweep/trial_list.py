@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from rnnbench.config import first_validation_error
 from rnnbench.errors import RnnbenchError, UsageError
 from rnnbench.io import atomic_write_json, atomic_write_text
 from rnnbench.sweep.trials import Trial
@@ -39,9 +42,27 @@ def read_trial_list(results_dir: Path) -> list[Trial]:
         data = json.loads(path.read_text())
         if data.get("format") != FORMAT:
             raise RnnbenchError(f"{path}: unknown trial-list format {data.get('format')!r}")
-        return [Trial.model_validate(item) for item in data["trials"]]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise RnnbenchError(f"{path}: unreadable trial list ({exc})") from exc
+        items = data["trials"]
+        if not isinstance(items, list):
+            raise TypeError("'trials' is not a list")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise RnnbenchError(f"{path}: unreadable trial list ({_one_line(exc)})") from None
+    return [_trial(path, index, item) for index, item in enumerate(items)]
+
+
+def _trial(path: Path, index: int, item: object) -> Trial:
+    """One listed trial; a bad one is named by position and id, with its first bad field."""
+    try:
+        return Trial.model_validate(item)
+    except ValidationError as exc:
+        trial_id = item.get("trial_id") if isinstance(item, dict) else None
+        name = f"trial {index + 1}" + (f" ({trial_id})" if isinstance(trial_id, str) else "")
+        problem = first_validation_error(exc)
+        raise RnnbenchError(f"{path}: {name}: {problem}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def write_trial_list(results_dir: Path, trials: Sequence[Trial]) -> None:

@@ -10,7 +10,9 @@ import torch
 from rnnbench.config import Config
 from rnnbench.errors import TrainingError
 from rnnbench.models import SequenceModel
+from rnnbench.records import CHECKPOINT_FILE
 from rnnbench.train import record
+from rnnbench.train.checkpoint import BadEntryError, check_weights
 from rnnbench.train.state import model_for
 
 
@@ -20,9 +22,11 @@ def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
     checkpoint = record.load_checkpoint(run_dir)
     model = model_for(config)
     try:
-        model.load_state_dict(checkpoint["best_model"])
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise TrainingError(f"{run_dir}: checkpoint does not match its config ({exc})") from None
+        check_weights("best_model", checkpoint["best_model"], model.state_dict())
+    except BadEntryError as exc:
+        path = run_dir / CHECKPOINT_FILE
+        raise TrainingError(f"{path}: does not match the run's config (entry {exc})") from None
+    model.load_state_dict(checkpoint["best_model"])
     return config, model.eval()
 
 

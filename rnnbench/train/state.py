@@ -11,6 +11,7 @@ import torch
 
 from rnnbench.config import Config, config_hash
 from rnnbench.models import SequenceModel, build_model
+from rnnbench.train.checkpoint import check_checkpoint
 
 
 @dataclass
@@ -86,7 +87,10 @@ def to_checkpoint(state: RunState, config: Config, finished: bool) -> dict[str, 
 
 
 def from_checkpoint(checkpoint: dict[str, Any], config: Config, device: torch.device) -> RunState:
+    """The state a checkpoint holds; raises BadEntryError (a ValueError) naming the first entry that
+    does not fit the config's model, optimizer or epoch budget, before anything is restored."""
     state = fresh_state(config, device)
+    check_checkpoint(checkpoint, state.model, state.optimizer, Progression, config.train.max_epochs)
     state.model.load_state_dict(checkpoint["model"])
     state.optimizer.load_state_dict(checkpoint["optimizer"])
     state.best_model = {

@@ -13,7 +13,7 @@ import torch
 
 from rnnbench import __version__
 from rnnbench.config import Config, config_hash
-from rnnbench.errors import TrainingError
+from rnnbench.errors import TrainingError, out_of_memory_as_error
 from rnnbench.models import params_recurrent, params_total
 from rnnbench.records import (
     CHECKPOINT_FILE,
@@ -26,6 +26,7 @@ from rnnbench.records import (
 )
 from rnnbench.train import record
 from rnnbench.train.batching import Batch, epoch_permutation, length_buckets, make_batch
+from rnnbench.train.checkpoint import BadEntryError
 from rnnbench.train.evaluate import SplitResult, evaluate, training_loss
 from rnnbench.train.progress import Progress, ProgressCallback
 from rnnbench.train.setup import SPLITS, Splits, configure_torch, limit_splits, load_splits
@@ -75,14 +76,19 @@ def train(
         data, digest = load_splits(config)
     if resume and _finished(run_dir):
         return read_metrics(run_dir)
-    state = _open_run(config, run_dir, device, resume, digest)
-    session = Session(config, run_dir, device, data, state, progress or _ignore, digest)
-    session.report(_event("start", session))
-    status = _train_epochs(session)
-    try:
-        return _finish(session, status)
-    except KeyboardInterrupt:  # during the final evaluation: resume redoes only that
-        return _finish(session, "interrupted")
+    model = config.model
+    with out_of_memory_as_error(
+        f"training {model.cell} with {model.hidden_size} units, batch {config.train.batch_size}"
+        f" on {device.type}"
+    ):
+        state = _open_run(config, run_dir, device, resume, digest)
+        session = Session(config, run_dir, device, data, state, progress or _ignore, digest)
+        session.report(_event("start", session))
+        status = _train_epochs(session)
+        try:
+            return _finish(session, status)
+        except KeyboardInterrupt:  # during the final evaluation: resume redoes only that
+            return _finish(session, "interrupted")
 
 
 def _ignore(event: Progress) -> None:
@@ -109,6 +115,9 @@ def _open_run(
             raise TrainingError(f"{run_dir}: the config differs from the one this run started with")
         try:
             return from_checkpoint(checkpoint, config, device)
+        except BadEntryError as exc:
+            path = run_dir / CHECKPOINT_FILE
+            raise TrainingError(f"{path}: bad checkpoint entry {exc}") from None
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise TrainingError(f"{run_dir / CHECKPOINT_FILE}: cannot restore ({first})") from None

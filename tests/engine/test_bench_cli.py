@@ -57,6 +57,11 @@ def test_bench_table_names_machine() -> None:
         (["--cells", ","], "--cells"),
         (["--batch", "0"], "--batch"),
         (["--repeats", "0"], "--repeats"),
+        (["--threads", "100000"], "--threads must be between 1 and 1024, got 100000"),
+        (["--threads", "0"], "--threads must be between 1 and 1024"),
+        (["--batch", "100000000"], "--batch must be between 1 and 4096"),
+        (["--seq-len", "100000000"], "--seq-len must be between 1 and 10000"),
+        (["--warmup", "-1"], "--warmup must be between 0"),
     ],
 )
 def test_bench_usage_errors_exit_2(arguments: list[str], message: str) -> None:
@@ -64,6 +69,7 @@ def test_bench_usage_errors_exit_2(arguments: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+    assert "bench:" not in result.stderr  # rejected before the header is printed
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from rnnbench.cli import app
 from rnnbench.config import config_hash, config_to_yaml, load_config
+from rnnbench.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER_SIZES = {"tanh": 100, "gru": 46, "lstm": 36}
@@ -107,6 +108,21 @@ ERROR_CASES = {
     "batch size zero": (VALID, ["train.batch_size=0"], "train.batch_size"),
     "forget bias without lstm": (VALID, ["model.init=paper-forget1"], "applies to the lstm cell"),
     "peepholes off a cell without": (VALID, ["model.peepholes=false"], "not paper gru"),
+    "threads beyond any machine": (VALID, ["train.num_threads=100000"], "train.num_threads"),
+    "hidden size beyond memory": (
+        VALID,
+        ["model.hidden_size=100000000"],
+        "model.hidden_size: Input should be less than or equal to 4096",
+    ),
+    "hidden size overflowing": (VALID, [f"model.hidden_size={2**62}"], "model.hidden_size"),
+    "a list as a key": (
+        VALID + "? [a, b]\n: 1\n",
+        [],
+        "YAML syntax error at line 8: a key must be a plain value, not a list or mapping",
+    ),
+    "a mapping as a key": (VALID + "? {a: 1}\n: 1\n", [], "not a list or mapping"),
+    "nested too deeply": ("seed: " + "[" * 5000 + "\n", [], "nested too deeply to be a config"),
+    "a merge of a scalar": (VALID + "x:\n  <<: 3\n", [], "expected a mapping or list of mappings"),
     "peepholes off the fused lstm": (
         VALID.replace("cell: gru", "cell: lstm"),
         ["model.variant=fused", "model.peepholes=false"],
@@ -136,6 +152,32 @@ def test_every_config_error_is_one_line_and_exit_2(tmp_path: Path, case: str) ->
     if not case.startswith("set ") or case == "set unknown key":  # else it names the --set
         assert str(path) in result.stderr  # the file is named too
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_yaml_merge_keys_work_and_explicit_keys_override(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        VALID + "train:\n  <<: [{max_epochs: 50}, {patience: 5, batch_size: 2}]\n  patience: 7\n"
+    )
+    config = load_config(path)
+    assert (config.train.max_epochs, config.train.patience, config.train.batch_size) == (50, 7, 2)
+    path.write_text(VALID + "train:\n  <<: *nowhere\n")
+    with pytest.raises(ConfigError, match="YAML syntax error at line 9: found undefined alias"):
+        load_config(path)
+
+
+def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "base.yaml"
+    blocker.write_text("x")
+    path = tmp_path / "c.yaml"
+    path.write_text(VALID)
+    for arguments in (
+        ["--set", f"data.data_dir={blocker}"],
+        ["--results-dir", str(blocker)],
+        ["--run-dir", str(blocker)],
+    ):
+        result = CliRunner().invoke(app, ["train", str(path), *arguments])
+        assert_one_error_line(result, f"{blocker}: is a file, expected a directory")
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
