@@ -111,6 +111,11 @@ def _check_history(value: object, epochs: int) -> None:
                 _number(f"{entry}.{column}", row[column], finite=False)
 
 
+# RMSprop settings that change the updates. Implementation flags (foreach, fused, capturable,
+# differentiable) are left out: a checkpoint written with foreach=None resumes under foreach=True.
+OPTIMIZER_SETTINGS = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+
+
 def check_optimizer(value: object, optimizer: torch.optim.Optimizer) -> None:
     """The same parameter groups and settings as the config's optimizer; per-parameter state
     tensors shaped like their parameters."""
@@ -121,8 +126,9 @@ def check_optimizer(value: object, optimizer: torch.optim.Optimizer) -> None:
         raise BadEntryError("optimizer.param_groups", f"expected {len(reference)} group(s)")
     for index, (item, expected) in enumerate(zip(groups, reference, strict=True)):
         group = _mapping(f"optimizer.param_groups.{index}", item)
-        for key, setting in expected.items():  # keys a newer torch added may be absent
-            if key in group and (type(group[key]) is not type(setting) or group[key] != setting):
+        for key in OPTIMIZER_SETTINGS:  # what changes the arithmetic, not how it is run
+            setting = expected.get(key)
+            if key in group and key in expected and group[key] != setting:
                 raise BadEntryError(
                     f"optimizer.param_groups.{index}.{key}",
                     f"{_kind(group[key])}, but this config's optimizer has {setting!r}"[:120],

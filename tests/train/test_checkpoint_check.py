@@ -131,6 +131,18 @@ def test_an_untouched_checkpoint_still_resumes(
     assert metrics.status == "ok" and metrics.epochs == 1
 
 
+def test_optimizer_implementation_flags_do_not_block_a_resume(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: Callable[..., Config]
+) -> None:
+    """Checkpoints written before the optimizer was built with foreach=True hold foreach=None;
+    that flag changes how RMSProp runs, not what it computes, so they still resume."""
+    config = tiny_config(train={"max_epochs": 1})
+    run_dir = trained_once(tmp_path, config, synthetic_splits)
+    edit_checkpoint(run_dir, set_entry("optimizer", "param_groups", 0, "foreach", value=None))
+    metrics = train(config, run_dir, resume=True, splits=synthetic_splits)
+    assert metrics.status == "ok" and metrics.epochs == 1
+
+
 def test_sample_names_the_entry_that_does_not_fit(
     tmp_path: Path, synthetic_splits: Splits, tiny_config: Callable[..., Config]
 ) -> None:
