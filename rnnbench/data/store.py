@@ -23,11 +23,16 @@ IMPORTED_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """`data_dir`, else $RNNBENCH_DATA_DIR, else ./data."""
+    """`data_dir`, else $RNNBENCH_DATA_DIR, else ./data; a file there is a UsageError (a data dir
+    that is a file would otherwise read as one where nothing is cached)."""
     if data_dir is not None:
-        return Path(data_dir)
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env) if env else Path("data")
+        path = Path(data_dir)
+    else:
+        env = os.environ.get(DATA_DIR_ENV)
+        path = Path(env) if env else Path("data")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"data dir {path}: is a file, expected a directory")
+    return path
 
 
 @dataclass(frozen=True)

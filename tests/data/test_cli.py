@@ -88,6 +88,16 @@ def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], message: str
     assert _one_line_error(stderr) == f"error: {message}"
 
 
+@pytest.mark.parametrize("args", [("list",), ("info", "jsb"), ("verify", "jsb")])
+def test_a_data_dir_that_is_a_file_exits_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    not_a_dir = tmp_path / "data"
+    not_a_dir.write_text("")
+    code, stdout, stderr = _run(*args, "--data-dir", not_a_dir)
+    assert code == 2 and stdout == ""
+    expected = f"error: data dir {not_a_dir}: is a file, expected a directory"
+    assert _one_line_error(stderr) == expected
+
+
 def test_verify_of_a_dataset_not_downloaded_exits_1(tmp_path: Path) -> None:
     code, stdout, stderr = _run("verify", "Piano-midi.de", "--data-dir", tmp_path)
     assert code == 1
