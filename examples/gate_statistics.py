@@ -23,6 +23,7 @@ import torch
 from rnnbench.data import load
 from rnnbench.errors import RnnbenchError
 from rnnbench.models.paper import PaperRecurrent
+from rnnbench.models.reference import gru_step, lstm_step
 from rnnbench.train.sample import load_trained
 
 SATURATED = 0.05  # a gate below this or above 1 - this counts as saturated
@@ -41,12 +42,7 @@ def lstm_states(layer: PaperRecurrent, x: torch.Tensor) -> dict[str, torch.Tenso
     c = x.new_zeros(x.shape[0], size)  # (B, H)
     steps: dict[str, list[torch.Tensor]] = {name: [] for name in ("i", "f", "o", "c", "tanh", "h")}
     for t in range(x.shape[1]):
-        pre_i, pre_f, pre_g, pre_o = (x_proj[:, t] + h @ layer.weight_recurrent).chunk(4, dim=1)
-        i = torch.sigmoid(pre_i + peephole[0] * c)
-        f = torch.sigmoid(pre_f + peephole[1] * c)
-        c = f * c + i * torch.tanh(pre_g)
-        o = torch.sigmoid(pre_o + peephole[2] * c)
-        h = o * torch.tanh(c)
+        i, f, o, c, h = lstm_step(x_proj[:, t], h, c, layer.weight_recurrent, peephole)
         for name, value in zip(steps, (i, f, o, c, torch.tanh(c), h), strict=True):
             steps[name].append(value)
     return {name: torch.stack(values, dim=1) for name, values in steps.items()}  # (B, T, H)
@@ -61,12 +57,7 @@ def gru_states(layer: PaperRecurrent, x: torch.Tensor) -> dict[str, torch.Tensor
     h = x.new_zeros(x.shape[0], size)  # (B, H)
     steps: dict[str, list[torch.Tensor]] = {name: [] for name in ("r", "z", "tanh", "h")}
     for t in range(x.shape[1]):
-        pre_r, pre_z, pre_n = x_proj[:, t].chunk(3, dim=1)  # 3 x (B, H)
-        recurrent_r, recurrent_z = (h @ recurrent_rz).chunk(2, dim=1)  # 2 x (B, H)
-        r = torch.sigmoid(pre_r + recurrent_r)
-        z = torch.sigmoid(pre_z + recurrent_z)
-        candidate = torch.tanh(pre_n + (r * h) @ recurrent_n)
-        h = z * h + (1 - z) * candidate
+        r, z, candidate, h = gru_step(x_proj[:, t], h, recurrent_rz, recurrent_n)
         for name, value in zip(steps, (r, z, candidate, h), strict=True):
             steps[name].append(value)
     return {name: torch.stack(values, dim=1) for name, values in steps.items()}  # (B, T, H)

@@ -42,14 +42,21 @@ def gru_kernel(
     h = x_proj.new_zeros(batch, hidden_size)  # (B, H)
     outputs = []
     for t in range(steps):
-        x_r, x_z, x_n = x_proj[:, t].chunk(3, dim=1)  # 3 x (B, H)
-        h_r, h_z = (h @ u_rz).chunk(2, dim=1)  # 2 x (B, H)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        candidate = torch.tanh(x_n + (r * h) @ u_n)
-        h = z * h + (1 - z) * candidate
+        h = gru_step(x_proj[:, t], h, u_rz, u_n)[-1]
         outputs.append(h)
     return torch.stack(outputs, dim=1)  # (B, T, H)
+
+
+def gru_step(
+    x_t: torch.Tensor, h: torch.Tensor, u_rz: torch.Tensor, u_n: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One paper-GRU step from x_t (B, 3H) and h (B, H): (r, z, candidate, new h), each (B, H)."""
+    x_r, x_z, x_n = x_t.chunk(3, dim=1)  # 3 x (B, H)
+    h_r, h_z = (h @ u_rz).chunk(2, dim=1)  # 2 x (B, H)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    candidate = torch.tanh(x_n + (r * h) @ u_n)
+    return r, z, candidate, z * h + (1 - z) * candidate
 
 
 def lstm_kernel(
@@ -63,20 +70,30 @@ def lstm_kernel(
     hidden_size = gates_hidden // 4
     if weight_peephole is None:
         weight_peephole = x_proj.new_zeros(3, hidden_size)  # (3, H): no peephole terms
-    peep_i, peep_f, peep_o = weight_peephole  # 3 x (H,)
     h = x_proj.new_zeros(batch, hidden_size)  # (B, H)
     c = x_proj.new_zeros(batch, hidden_size)  # (B, H)
     outputs = []
     for t in range(steps):
-        pre = x_proj[:, t] + h @ weight_recurrent  # (B, 4H)
-        pre_i, pre_f, pre_g, pre_o = pre.chunk(4, dim=1)  # 4 x (B, H)
-        i = torch.sigmoid(pre_i + peep_i * c)
-        f = torch.sigmoid(pre_f + peep_f * c)
-        c = f * c + i * torch.tanh(pre_g)
-        o = torch.sigmoid(pre_o + peep_o * c)
-        h = o * torch.tanh(c)
+        _, _, _, c, h = lstm_step(x_proj[:, t], h, c, weight_recurrent, weight_peephole)
         outputs.append(h)
     return torch.stack(outputs, dim=1)  # (B, T, H)
+
+
+def lstm_step(
+    x_t: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor,
+    weight_recurrent: torch.Tensor,
+    weight_peephole: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One peephole-LSTM step from x_t (B, 4H), h and c (B, H): (i, f, o, new c, new h)."""
+    peep_i, peep_f, peep_o = weight_peephole  # 3 x (H,)
+    pre_i, pre_f, pre_g, pre_o = (x_t + h @ weight_recurrent).chunk(4, dim=1)  # 4 x (B, H)
+    i = torch.sigmoid(pre_i + peep_i * c)
+    f = torch.sigmoid(pre_f + peep_f * c)
+    c = f * c + i * torch.tanh(pre_g)
+    o = torch.sigmoid(pre_o + peep_o * c)
+    return i, f, o, c, o * torch.tanh(c)
 
 
 REFERENCE_KERNELS: dict[str, Kernel] = {
