@@ -134,9 +134,22 @@ class OptimConfig(Section):
     rmsprop_decay: float = Field(default=0.9, gt=0, lt=1)
     # RMSProp's denominator epsilon: keeps steps finite for notes that almost never sound.
     rmsprop_eps: float = Field(default=1e-6, gt=0)
+    # The update rule. rmsprop = torch's RMSprop, gradient norm clipped to clip_norm (the paper's
+    # text). librnn = the paper's published code (jych/librnn, docs/paper-code.md): RMSProp with
+    # classical momentum 0.9, the RMS floored at 1e-2 instead of an epsilon, and the *update*
+    # (velocity) norm clipped to clip_norm instead of the gradient; rmsprop_eps is unused.
+    rule: Literal["rmsprop", "librnn"] = "rmsprop"
+    # Learning-rate schedule over train.max_epochs. constant = the paper's text; linear = librnn's
+    # LinearDecayOverEpoch: from lr at epoch 1 down to lr/100 at the last epoch.
+    lr_schedule: Literal["constant", "linear"] = "constant"
 
 
 class TrainConfig(Section):
+    # What the training loss averages the summed-over-notes NLL over. frame = the batch's real
+    # predicted frames (nats per frame, as reported); sequence = the batch's sequences, i.e. the NLL
+    # summed over each piece's frames (librnn's cost): long pieces then weigh more, and the
+    # gradient's scale grows with piece length, which matters to clipping and to an RMS floor.
+    loss_average: Literal["frame", "sequence"] = "frame"
     # Sequences per minibatch, bucketed by length so padding stays small. The paper's code used 1;
     # 8 keeps many updates per epoch while amortising the per-step overhead on CPU.
     batch_size: int = Field(default=8, ge=1, strict=True)
@@ -323,7 +336,12 @@ UNHASHED = (("data", "data_dir"), ("train", "num_threads"), ("train", "eval_trai
 # At that value they are left out of the hash (drop_added_later_defaults), so earlier run ids and
 # resumable sweeps keep matching; compare reads a record without them as holding that value
 # (fill_added_later_defaults), so old and new records pool and labels name real values.
-ADDED_LATER: dict[tuple[str, str], Any] = {("model", "peepholes"): True}
+ADDED_LATER: dict[tuple[str, str], Any] = {
+    ("model", "peepholes"): True,
+    ("optim", "rule"): "rmsprop",
+    ("optim", "lr_schedule"): "constant",
+    ("train", "loss_average"): "frame",
+}
 
 
 def fill_added_later_defaults(config: dict[str, Any]) -> None:

@@ -113,7 +113,11 @@ def _check_history(value: object, epochs: int) -> None:
 
 # RMSprop settings that change the updates. Implementation flags (foreach, fused, capturable,
 # differentiable) are left out: a checkpoint written with foreach=None resumes under foreach=True.
-OPTIMIZER_SETTINGS = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+# With a learning-rate schedule the group's lr moves each epoch: its base, initial_lr, is compared.
+OPTIMIZER_SETTINGS = (
+    *("lr", "initial_lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"),
+    *("rms_floor", "update_clip"),  # the librnn rule (train/optimizers.py)
+)
 
 
 def check_optimizer(value: object, optimizer: torch.optim.Optimizer) -> None:
@@ -127,6 +131,8 @@ def check_optimizer(value: object, optimizer: torch.optim.Optimizer) -> None:
     for index, (item, expected) in enumerate(zip(groups, reference, strict=True)):
         group = _mapping(f"optimizer.param_groups.{index}", item)
         for key in OPTIMIZER_SETTINGS:  # what changes the arithmetic, not how it is run
+            if key == "lr" and "initial_lr" in expected:
+                continue
             setting = expected.get(key)
             if key in group and key in expected and group[key] != setting:
                 raise BadEntryError(

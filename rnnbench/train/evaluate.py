@@ -22,9 +22,11 @@ def masked_nll(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     return per_frame.sum(dim=1)  # (B,)
 
 
-def training_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Masked NLL summed over notes, averaged over the batch's real predicted frames."""
-    return masked_nll(logits, batch).sum() / batch.frames
+def training_loss(logits: torch.Tensor, batch: Batch, average: str = "frame") -> torch.Tensor:
+    """Masked NLL summed over notes, averaged over the batch's real predicted frames, or over its
+    sequences (`average="sequence"`: each piece's NLL summed over its frames, librnn's cost)."""
+    total = masked_nll(logits, batch).sum()
+    return total / (batch.frames if average == "frame" else len(batch.indices))
 
 
 @dataclass

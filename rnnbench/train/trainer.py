@@ -28,6 +28,7 @@ from rnnbench.train import record
 from rnnbench.train.batching import Batch, epoch_permutation, length_buckets, make_batch
 from rnnbench.train.checkpoint import BadEntryError
 from rnnbench.train.evaluate import SplitResult, evaluate, training_loss
+from rnnbench.train.optimizers import epoch_lr, gradient_clip, set_lr
 from rnnbench.train.progress import Progress, ProgressCallback
 from rnnbench.train.setup import SPLITS, Splits, configure_torch, limit_splits, load_splits
 from rnnbench.train.state import RunState, fresh_state, from_checkpoint, to_checkpoint
@@ -182,17 +183,18 @@ def _train_one_epoch(session: Session, batches: list[Batch], epoch: int) -> Epoc
     """One pass over the training set in this epoch's batch order, fresh weight noise per update."""
     config, model, optimizer = session.config, session.state.model, session.state.optimizer
     model.train()
+    set_lr(optimizer, epoch_lr(config, epoch))
     frames, grad_norms = 0, []
     started = time.perf_counter()
     for position in epoch_permutation(len(batches), config.seed, epoch):
         batch = batches[position]
         optimizer.zero_grad(set_to_none=True)
         logits = model(batch.inputs, weight_noise=config.optim.weight_noise)  # (B, L, 88)
-        loss = training_loss(logits, batch)
+        loss = training_loss(logits, batch, config.train.loss_average)
         if not math.isfinite(loss.item()):
             return EpochResult(frames, time.perf_counter() - started, math.nan, finite=False)
         loss.backward()  # type: ignore[no-untyped-call]
-        grad_norm = _clip(model, config.optim.clip_norm)
+        grad_norm = _clip(model, gradient_clip(config))
         if not math.isfinite(grad_norm):
             return EpochResult(frames, time.perf_counter() - started, math.nan, finite=False)
         optimizer.step()
@@ -227,7 +229,7 @@ def _end_epoch(
             "wall_time_s": round(progression.wall_time_s, 3),
             "nll_train": on_train.nll if on_train is not None else None,  # blank in the CSV
             "nll_valid": on_valid.nll,
-            "lr": session.config.optim.lr,
+            "lr": epoch_lr(session.config, progression.epoch),
             "grad_norm": result.grad_norm,
         }
     )

@@ -293,7 +293,8 @@ def test_the_multi_tensor_optimizer_gives_the_single_tensor_numbers(
 ) -> None:
     """build_optimizer uses foreach RMSProp for speed; runs recorded with the per-tensor loop
     must still reproduce bit for bit."""
-    from rnnbench.train.state import build_optimizer, fresh_state
+    from rnnbench.train.optimizers import build_optimizer
+    from rnnbench.train.state import fresh_state
 
     config = tiny_config()
     fast, plain = fresh_state(config, torch.device("cpu")), fresh_state(config, torch.device("cpu"))
@@ -305,7 +306,7 @@ def test_the_multi_tensor_optimizer_gives_the_single_tensor_numbers(
         eps=optim.rmsprop_eps,
         foreach=False,
     )
-    optimizer = build_optimizer(fast.model, config)
+    optimizer = build_optimizer(fast.model.parameters(), config)
     generator = torch.Generator().manual_seed(0)
     for _ in range(20):
         for left, right in zip(fast.model.parameters(), plain.model.parameters(), strict=True):
