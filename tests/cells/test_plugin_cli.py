@@ -76,11 +76,9 @@ def test_an_installed_cell_is_named_by_its_entry_point(
     assert (origin.distribution, origin.version) == ("rnnbench-mgu", "0.1.0")
 
 
-def test_a_sweep_of_the_cell_is_compared_and_gated(
-    mgu_importable: dict[str, str], tmp_path: Path
-) -> None:
-    """Two trials on the local process pool (the workers import the cell themselves), a compare
-    row labelled by the cell's name, a baseline saved, a gate that holds and one that fails."""
+def test_a_sweep_of_the_cell_is_compared(mgu_importable: dict[str, str], tmp_path: Path) -> None:
+    """Two trials on the local process pool (the workers import the cell themselves), and the
+    compare row labelled by the cell's name."""
     config = write_config(tmp_path / "mgu.yaml", MGU)
     results = tmp_path / "results"
     runner = CliRunner()
@@ -99,13 +97,27 @@ def test_a_sweep_of_the_cell_is_compared_and_gated(
     assert compared.exit_code == 0, compared.output
     rows = json.loads(compared.stdout)
     assert [(row["cell"], row["hidden_size"]) for row in rows] == [(MGU, MGU_SIZE)]
+    assert rows[0]["n_settings"] == 2  # the two learning rates, the better one chosen
 
+
+def test_the_examples_ci_config_gates_the_installed_cell(
+    mgu_installed: dict[str, str], tmp_path: Path
+) -> None:
+    """docs/ci.md: train the project's CI config, save a baseline, gate against it."""
+    results = tmp_path / "results"
+    runner = CliRunner()
+    trained = runner.invoke(
+        app,
+        ["train", str(EXAMPLE / "ci" / "jsb-mgu.yaml"), "--results-dir", str(results),
+         *sets("train.max_epochs=1", "data.max_sequences=8")],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
     baseline = tmp_path / "baseline.json"
     saved = runner.invoke(app, ["compare", str(results), "--save-baseline", str(baseline)])
     assert saved.exit_code == 0, saved.output
     held = runner.invoke(app, ["compare", str(results), "--baseline", str(baseline)])
     assert held.exit_code == 0, held.output
-    assert MGU in held.stderr
+    assert "ok         jsb (first 8)/mgu/paper" in held.stderr
 
     stored = json.loads(baseline.read_text())
     for row in stored["rows"]:
@@ -114,7 +126,7 @@ def test_a_sweep_of_the_cell_is_compared_and_gated(
     failed = runner.invoke(app, ["compare", str(results), "--baseline", str(baseline)])
     assert failed.exit_code == 1, failed.output
     regressed = [line for line in failed.stderr.splitlines() if "REGRESSED" in line]
-    assert regressed and all(MGU in line for line in regressed)
+    assert regressed and all("jsb (first 8)/mgu/paper" in line for line in regressed)
 
 
 def test_reproduce_prints_a_paper_cell_and_the_plugin_side_by_side(
@@ -148,3 +160,22 @@ def test_bench_races_the_cell_beside_torchs_fused_gru(mgu_importable: dict[str, 
         (MGU, "torch-fused-gru", 46),
     ]
     assert rows[1]["ratio_vs_torch_fused"] == 1.0 and rows[0]["frames_per_s"] > 0
+
+
+def test_ray_workers_import_the_cell_themselves(
+    mgu_importable: dict[str, str], tmp_path: Path
+) -> None:
+    """On a local 2-CPU Ray the tasks get the config only and resolve the import path there."""
+    pytest.importorskip("ray")
+    config = write_config(tmp_path / "mgu.yaml", MGU)
+    results = tmp_path / "results"
+    result = CliRunner().invoke(
+        app,
+        ["sweep", str(config), "--executor", "ray", "--workers", "2", "--trials", "2",
+         "--results-dir", str(results), *sets("data.max_sequences=4", "train.max_epochs=1")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for trial in read_trial_list(results):
+        metrics = read_metrics(results / "runs" / trial.trial_id)
+        assert metrics.status == "ok" and metrics.cell_origin is not None
+        assert metrics.cell_origin.import_path == MGU
