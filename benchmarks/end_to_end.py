@@ -31,15 +31,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnbench.cells import auto_hidden_size, paper_cells
+from rnnbench.config import MAX_HIDDEN_SIZE, OptimConfig
 from rnnbench.data import fetch, load
 from rnnbench.engine import KERNELS
 from rnnbench.models import build_model
 from rnnbench.train.batching import length_buckets, make_batch
-from rnnbench.train.evaluate import masked_nll, training_loss
+from rnnbench.train.evaluate import masked_nll
+from rnnbench.train.step import build_optimizer, training_step
 
-HIDDEN = {"tanh": 100, "gru": 46, "lstm": 36}
 DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
-BATCH, EVAL_BATCH, NOISE, LEARNING_RATES = 8, 64, 0.075, 10
+BATCH, EVAL_BATCH, LEARNING_RATES = 8, 64, 10
+PROTOCOL = OptimConfig()  # the paper's RMSProp, weight noise and clipping
+
+
+def paper_model(cell: str) -> torch.nn.Module:
+    """The cell's paper variant at its paper size (any other cell: the paper's budget)."""
+    return build_model(cell, "paper", auto_hidden_size(cell, MAX_HIDDEN_SIZE))
 
 
 @contextlib.contextmanager
@@ -70,25 +78,27 @@ def epoch_seconds(
 ) -> float:
     """Mean time of `sample` random batches (after one warm-up) x batches per epoch."""
     torch.manual_seed(0)
-    model = build_model(cell, "paper", HIDDEN[cell]).train()
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-6)
+    model = paper_model(cell).train()
+    optimizer = build_optimizer(model.parameters(), PROTOCOL)
     chosen = random.Random(1).sample(batches, min(sample, len(batches)))
     times = []
     for position, indices in enumerate([chosen[0], *chosen]):
         batch = make_batch(sequences, indices)
         start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = training_loss(model(batch.inputs, weight_noise=NOISE), batch)
-        loss.backward()  # type: ignore[no-untyped-call]
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        training_step(
+            model,
+            optimizer,
+            batch,
+            weight_noise=PROTOCOL.weight_noise,
+            clip_norm=PROTOCOL.clip_norm,
+        )
         if position > 0:
             times.append(time.perf_counter() - start)
     return statistics.fmean(times) * len(batches)
 
 
 def eval_seconds(cell: str, sequences: Sequence[np.ndarray]) -> float:
-    model = build_model(cell, "paper", HIDDEN[cell]).eval()
+    model = paper_model(cell).eval()
     start = time.perf_counter()
     with torch.inference_mode():
         for indices in length_buckets(sequences, EVAL_BATCH):
@@ -133,7 +143,7 @@ def main() -> None:
     parser.add_argument("--mirror", type=Path, default=Path(default_mirror))
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--cells", default="tanh,gru,lstm")
+    parser.add_argument("--cells", default=",".join(paper_cells()))
     parser.add_argument("--sample", type=int, default=6, help="timed batches per epoch estimate")
     parser.add_argument("--epochs", type=float, default=60.0, help="assumed mean epochs per run")
     parser.add_argument("--workers", type=int, default=2, help="parallel single-thread runs")

@@ -18,11 +18,11 @@ import json
 import tempfile
 from pathlib import Path
 
+from rnnbench.cells import paper_cells
 from rnnbench.config import load_config
 from rnnbench.train import train
 
 DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
-CELLS = ("tanh", "gru", "lstm")
 
 
 def measure(
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--cells", default=",".join(paper_cells()))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], help="config override a.b=value")
     args = parser.parse_args()

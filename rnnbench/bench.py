@@ -1,10 +1,14 @@
 """Training-throughput benchmark behind `rnnbench bench`.
 
-One training step = forward, masked BCE loss, backward, gradient-norm clip to 1 and an RMSProp
-update, with weight noise 0.075 resampled every step, on a (B, T, 88) batch of random piano-roll
-frames with right-padded lengths in [T/2, T]. Throughput is B*T frames (the frames every
-implementation computes) over the median step time. Implementations of one cell are timed
-round-robin, step by step, so that load from other processes hits them alike.
+One training step is the trainer's own (rnnbench.train.step: forward, masked NLL, backward,
+gradient-norm clip to 1, RMSProp update, weight noise 0.075 resampled every step), on a (B, T, 88)
+batch of random piano-roll frames with right-padded lengths in [T/2, T]. Throughput is B*T frames
+(the frames every implementation computes) over the median step time. Implementations of one cell
+are timed round-robin, step by step, so that load from other processes hits them alike.
+
+A built-in cell races the suite's variants against torch's own modules at the paper's size; a
+plugin cell (docs/cells.md) races at its `auto` size against torch's fused GRU at the paper's
+size, the same parameter budget (impl `torch-fused-gru`, the reference of its ratio).
 """
 
 from __future__ import annotations
@@ -22,42 +26,57 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnbench.config import MAX_THREADS
-from rnnbench.engine.baselines import (
-    PAPER_HIDDEN,
-    KernelModel,
-    TorchCellLoopModel,
-    TorchFusedModel,
-)
+from rnnbench.cells import auto_hidden_size, get_cell
+from rnnbench.config import MAX_HIDDEN_SIZE, MAX_THREADS, OptimConfig
+from rnnbench.engine.baselines import TorchCellLoopModel, TorchFusedModel
 from rnnbench.errors import UnknownNameError, UsageError, out_of_memory_as_error
+from rnnbench.models import build_model
+from rnnbench.train.batching import Batch
+from rnnbench.train.step import build_optimizer, training_step
 
-WEIGHT_NOISE = 0.075
+PROTOCOL = OptimConfig()  # the paper's optimizer settings: RMSProp, weight noise 0.075, clip 1
+PLUGIN_REFERENCE = "gru"  # a plugin cell's ratio is against torch's fused module of this cell
 # Far beyond a useful benchmark, low enough that a typo is a usage error, not a crash.
 MAX_BATCH = 4096
 MAX_SEQ_LEN = 10_000
 MAX_STEPS = 100_000  # --repeats and --warmup
-ModelBuilder = Callable[[str, int], nn.Module]
+ModelBuilder = Callable[[], nn.Module]
 
 
-def _suite_model(variant: str) -> ModelBuilder | None:
-    """`rnnbench.models.build_model` for one variant, once the models package exists."""
-    try:
-        from rnnbench.models import build_model
-    except ImportError:
-        return None
-    return lambda cell, hidden_size: build_model(cell, variant, hidden_size)
+@dataclass(frozen=True)
+class Contender:
+    """One implementation in a cell's race: its label, the model it builds, its size."""
+
+    impl: str
+    hidden_size: int
+    build: ModelBuilder
+    reference: bool = False  # the row the others' ratios are against
 
 
-def implementations() -> dict[str, ModelBuilder]:
-    """Benchmarked implementations, in display order; `torch-fused` is the reference row."""
-    paper = _suite_model("paper") or KernelModel
-    builders: dict[str, ModelBuilder] = {"rnnbench-paper": paper}
-    fused = _suite_model("fused")
-    if fused is not None:
-        builders["rnnbench-fused"] = fused
-    builders["torch-fused"] = TorchFusedModel
-    builders["torch-cell-loop"] = TorchCellLoopModel
-    return builders
+def contenders(cell: str) -> list[Contender]:
+    """Benchmarked implementations of one cell, in display order."""
+    spec = get_cell(cell)
+    size = auto_hidden_size(cell, MAX_HIDDEN_SIZE)
+    if spec.plugin is not None:
+        reference = PLUGIN_REFERENCE
+        reference_size = auto_hidden_size(reference, MAX_HIDDEN_SIZE)
+        return [
+            Contender("plugin", size, lambda: build_model(cell, "paper", size)),
+            Contender(
+                f"torch-fused-{reference}",
+                reference_size,
+                lambda: TorchFusedModel(reference, reference_size),
+                reference=True,
+            ),
+        ]
+    races = [Contender("rnnbench-paper", size, lambda: build_model(cell, "paper", size))]
+    if spec.fused is not None:
+        races += [
+            Contender("rnnbench-fused", size, lambda: build_model(cell, "fused", size)),
+            Contender("torch-fused", size, lambda: TorchFusedModel(cell, size), reference=True),
+            Contender("torch-cell-loop", size, lambda: TorchCellLoopModel(cell, size)),
+        ]
+    return races
 
 
 @dataclass(frozen=True)
@@ -75,44 +94,34 @@ class BenchRow:
 
 
 @dataclass
-class _Contender:
-    impl: str
+class _Runner:
+    contender: Contender
     model: nn.Module
     optimizer: torch.optim.Optimizer
     times: list[float]
 
 
-def make_batch(
-    batch: int, seq_len: int, device: torch.device, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Inputs (B, T, 88), next-frame targets (B, T, 88) and loss weights (B, T, 1) from lengths."""
+def random_batch(batch: int, seq_len: int, device: torch.device, seed: int = 0) -> Batch:
+    """Random piano-roll frames (B, T, 88), next-frame targets and a mask of random lengths."""
     generator = torch.Generator().manual_seed(seed)
     roll = (torch.rand(batch, seq_len + 1, 88, generator=generator) < 0.05).float()  # (B, T+1, 88)
     lengths = torch.randint(max(1, seq_len // 2), seq_len + 1, (batch,), generator=generator)
-    mask = (torch.arange(seq_len)[None, :] < lengths[:, None]).float()[..., None]  # (B, T, 1)
-    return roll[:, :-1].to(device), roll[:, 1:].to(device), mask.to(device)
+    mask = torch.arange(seq_len)[None, :] < lengths[:, None]  # (B, T)
+    inputs = roll[:, :-1] * mask[..., None]  # (B, T, 88), zero after each sequence's end
+    targets = roll[:, 1:] * mask[..., None]  # (B, T, 88)
+    return Batch(inputs, targets, mask, tuple(range(batch))).to(device)
 
 
-def train_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...]
-) -> None:
-    """One protocol step: noisy forward, masked BCE (nats per frame), backward, clip, RMSProp."""
-    inputs, targets, weights = batch
-    optimizer.zero_grad(set_to_none=True)
-    logits = model(inputs, WEIGHT_NOISE)  # (B, T, 88)
-    loss = nn.functional.binary_cross_entropy_with_logits(
-        logits, targets, weight=weights, reduction="sum"
-    ) / weights.sum().clamp(min=1.0)
-    loss.backward()  # type: ignore[no-untyped-call]
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
+def bench_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch) -> None:
+    """The trainer's step with the paper's weight noise and clipping."""
+    training_step(
+        model, optimizer, batch, weight_noise=PROTOCOL.weight_noise, clip_norm=PROTOCOL.clip_norm
+    )
 
 
-def _timed_step(
-    contender: _Contender, batch: tuple[torch.Tensor, ...], device: torch.device
-) -> float:
+def _timed_step(runner: _Runner, batch: Batch, device: torch.device) -> float:
     start = time.perf_counter()
-    train_step(contender.model, contender.optimizer, batch)
+    bench_step(runner.model, runner.optimizer, batch)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - start
@@ -122,26 +131,32 @@ def bench_cell(
     cell: str, *, batch: int, seq_len: int, device: torch.device, repeats: int, warmup: int
 ) -> list[BenchRow]:
     """Time every implementation on one cell; rows in display order."""
-    hidden_size = PAPER_HIDDEN[cell]
-    data = make_batch(batch, seq_len, device)
-    contenders = []
-    for impl, builder in implementations().items():
+    data = random_batch(batch, seq_len, device)
+    runners = []
+    for contender in contenders(cell):
         torch.manual_seed(0)
-        model = builder(cell, hidden_size).to(device).train()
-        optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
-        contenders.append(_Contender(impl, model, optimizer, []))
+        model = contender.build().to(device).train()
+        optimizer = build_optimizer(model.parameters(), PROTOCOL)
+        runners.append(_Runner(contender, model, optimizer, []))
     for round_index in range(warmup + repeats):
-        for contender in contenders:
-            elapsed = _timed_step(contender, data, device)
+        for runner in runners:
+            elapsed = _timed_step(runner, data, device)
             if round_index >= warmup:
-                contender.times.append(elapsed)
-    medians = {c.impl: statistics.median(c.times) for c in contenders}
-    reference = medians["torch-fused"]
+                runner.times.append(elapsed)
+    medians = [statistics.median(runner.times) for runner in runners]
+    reference = next(
+        (
+            median
+            for runner, median in zip(runners, medians, strict=True)
+            if runner.contender.reference
+        ),
+        medians[0],
+    )
     return [
         BenchRow(
             cell=cell,
-            impl=impl,
-            hidden_size=hidden_size,
+            impl=runner.contender.impl,
+            hidden_size=runner.contender.hidden_size,
             batch=batch,
             seq_len=seq_len,
             device=device.type,
@@ -150,7 +165,7 @@ def bench_cell(
             frames_per_s=round(batch * seq_len / median, 1),
             ratio_vs_torch_fused=round(reference / median, 3),
         )
-        for impl, median in medians.items()
+        for runner, median in zip(runners, medians, strict=True)
     ]
 
 
@@ -166,13 +181,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def parse_cells(text: str) -> list[str]:
-    """'tanh,gru' -> ['tanh', 'gru'], each a known paper cell."""
+    """'tanh,gru,mypkg.cells:MGU' -> the names, each a built-in or plugin cell that loads."""
     cells = [part.strip() for part in text.split(",") if part.strip()]
     if not cells:
-        raise UsageError("--cells: give at least one of tanh, gru, lstm")
-    for cell in cells:
-        if cell not in PAPER_HIDDEN:
-            raise UnknownNameError("cell", cell, PAPER_HIDDEN)
+        raise UsageError("--cells: give at least one cell, e.g. tanh,gru,lstm")
+    for cell in cells:  # UnknownNameError / PluginError: exit 2 before anything runs
+        spec = get_cell(cell)
+        if spec.plugin is not None:
+            from rnnbench.models.plugins import check_cell
+
+            check_cell(spec, auto_hidden_size(cell, MAX_HIDDEN_SIZE))
     return cells
 
 

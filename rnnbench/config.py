@@ -29,6 +29,7 @@ from rnnbench.errors import ConfigError
 # field rather than as a crash (torch segfaults on 100000 threads) or a huge allocation.
 MAX_THREADS = 1024
 MAX_HIDDEN_SIZE = 4096
+AUTO = "auto"  # model.hidden_size: auto
 
 
 def resolve_dataset(name: str, data_dir: Path | None) -> str:
@@ -73,12 +74,17 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    # The recurrent cell, a key of the cell registry (tanh, gru, lstm, or one you registered).
+    # The recurrent cell: a built-in (tanh, gru, lstm; rnnbench/cells.py), an import path
+    # `package.module:Class` or an entry-point name of group rnnbench.cells (docs/cells.md).
     cell: str
     # paper = the paper's equations (GRU reset before the matmul, LSTM peepholes, 1 bias per gate);
     # fused = torch's nn.RNN/GRU/LSTM (cuDNN/oneDNN; different GRU, no peepholes, two biases).
+    # A plugin cell has one variant, paper: the module it defines.
     variant: Literal["paper", "fused"] = "paper"
-    # Hidden units; the paper sizes (tanh 100, GRU 46, LSTM 36) give ~19k recurrent parameters each.
+    # Hidden units, or auto (the default): the paper's size for the paper's cells (tanh 100,
+    # GRU 46, LSTM 36: ~19k recurrent parameters each), for any other cell the size whose
+    # recurrent parameter count is nearest rnnbench.cells.PARAMETER_BUDGET. The resolved config
+    # (config.yaml of a run, and its hash) holds the number chosen.
     hidden_size: int = Field(gt=0, le=MAX_HIDDEN_SIZE, strict=True)
     # paper = the paper's code: input weights U(-0.1, 0.1), orthogonal recurrent blocks, 0 biases;
     # torch = torch's default U(-1/sqrt(H), 1/sqrt(H)) everywhere (an ablation);
@@ -90,14 +96,64 @@ class ModelConfig(Section):
     # peepholes from the fused variant's other differences. Cells without peepholes ignore it.
     peepholes: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_hidden_size(cls, data: Any, info: ValidationInfo) -> Any:
+        """hidden_size auto (or absent) -> the number (rnnbench.cells.auto_hidden_size)."""
+        if not isinstance(data, dict) or _recorded(info):
+            return data
+        if data.get("hidden_size", AUTO) != AUTO or not isinstance(data.get("cell"), str):
+            return data
+        from rnnbench.cells import auto_hidden_size, get_cell
+        from rnnbench.errors import RnnbenchError
+
+        try:
+            get_cell(data["cell"])
+        except RnnbenchError:
+            return {**data, "hidden_size": 1}  # the cell's own error is reported alone, below
+        try:
+            size = auto_hidden_size(data["cell"], MAX_HIDDEN_SIZE)
+        except RnnbenchError as exc:
+            raise ValueError(str(exc)) from None
+        return {**data, "hidden_size": size}
+
     @field_validator("cell")
     @classmethod
     def _known_cell(cls, cell: str, info: ValidationInfo) -> str:
-        from rnnbench.models.registry import CELLS
+        if _recorded(info):  # a record may name a cell that is not installed here
+            return cell
+        from rnnbench.cells import get_cell
+        from rnnbench.errors import RnnbenchError
 
-        if cell not in CELLS and not _recorded(info):  # a record may name a custom cell
-            raise ValueError(f"unknown cell '{cell}' (known: {', '.join(sorted(CELLS))})")
+        try:
+            get_cell(cell)
+        except RnnbenchError as exc:
+            raise ValueError(str(exc)) from None
         return cell
+
+    @model_validator(mode="after")
+    def _cell_has_the_variant(self, info: ValidationInfo) -> ModelConfig:
+        """The fused variant needs a torch module; a plugin cell is built at this size and run on
+        a check batch (docs/cells.md)."""
+        if _recorded(info):
+            return self
+        from rnnbench.cells import get_cell
+        from rnnbench.errors import RnnbenchError
+
+        spec = get_cell(self.cell)
+        if self.variant == "fused" and spec.fused is None:
+            raise ValueError(
+                f"cell '{self.cell}' has no fused variant (no torch module); use paper"
+            )
+        if spec.plugin is None:
+            return self
+        from rnnbench.models.plugins import check_cell
+
+        try:
+            check_cell(spec, self.hidden_size)
+        except RnnbenchError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     @model_validator(mode="after")
     def _forget_bias_needs_lstm(self) -> ModelConfig:
@@ -108,11 +164,14 @@ class ModelConfig(Section):
         return self
 
     @model_validator(mode="after")
-    def _peepholes_need_paper_peephole_cell(self) -> ModelConfig:
-        from rnnbench.models.registry import CELLS
+    def _peepholes_need_paper_peephole_cell(self, info: ValidationInfo) -> ModelConfig:
+        from rnnbench.cells import CELLS, get_cell
 
-        cell = CELLS.get(self.cell)  # None: a recorded run's custom cell, not registered here
-        peephole = cell.peephole if cell is not None else True
+        if _recorded(info):  # a record may name a cell not installed here: taken as it is
+            spec = CELLS.get(self.cell)
+            peephole = spec.peephole if spec is not None else True
+        else:
+            peephole = get_cell(self.cell).peephole
         if not self.peepholes and (self.variant != "paper" or not peephole):
             raise ValueError(
                 "peepholes: false applies to the paper variant of a cell with peepholes (lstm), "
@@ -122,8 +181,9 @@ class ModelConfig(Section):
 
 
 class OptimConfig(Section):
-    # RMSProp step size. The paper sampled 10 per model from exp(U(-12, -6)); sweeps override this.
-    lr: float = Field(gt=0)
+    # RMSProp step size. The paper sampled 10 per model from exp(U(-12, -6)) and kept the best by
+    # validation NLL; sweeps draw it. 0.001, inside that range, is for a single run.
+    lr: float = Field(default=1e-3, gt=0)
     # Std of the Gaussian noise added to the recurrent layer's input and recurrent matrices at every
     # update (the paper: 0.075); 0 turns it off. Never applied at evaluation.
     weight_noise: float = Field(default=0.075, ge=0)
@@ -181,7 +241,7 @@ class Config(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataConfig
     model: ModelConfig
-    optim: OptimConfig
+    optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
@@ -295,6 +355,11 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """Read and validate a YAML config file, then apply `a.b=value` overrides."""
+    return parse_config(load_raw(path), str(path), overrides)
+
+
+def load_raw(path: str | Path) -> Any:
+    """A YAML config file as plain data, not yet validated; ConfigError naming the file."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -310,7 +375,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
         raise ConfigError(f"{path}: {describe_yaml_error(exc)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a config") from None
-    return parse_config(raw, str(path), overrides)
+    return raw
 
 
 def describe_yaml_error(exc: yaml.YAMLError) -> str:

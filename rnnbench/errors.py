@@ -86,3 +86,8 @@ def out_of_memory_as_error(what: str) -> Iterator[None]:
         if not is_out_of_memory(exc):
             raise
         raise ResourceError(f"out of memory: {what} ({_allocation(exc)})") from None
+
+
+class PluginError(UsageError):
+    """A cell from outside the package that cannot be used: it does not import, is not an
+    nn.Module class, fails the check batch, or its entry-point name clashes (exit 2)."""

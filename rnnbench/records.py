@@ -59,6 +59,20 @@ Fraction = Annotated[float | None, AfterValidator(_fraction)]
 Count = Annotated[int, Field(ge=0)]
 
 
+class CellOrigin(BaseModel):
+    """Where a cell from outside the package came from (docs/cells.md): enough to trace a result
+    to the code that made it. Built-in cells have none (rnnbench_version says it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    import_path: str  # package.module:Class
+    entry_point: str | None = None  # the rnnbench.cells entry-point name, if named by one
+    distribution: str | None = None  # the installed distribution providing it, if any
+    version: str | None = None  # that distribution's version
+    source_file: str | None = None  # the file defining the class
+    source_sha256: str | None = None  # sha256 of that file when the run started
+
+
 class RunMetrics(BaseModel):
     """metrics.json. Extra fields are allowed so newer writers stay readable by older readers.
     Read with `read_metrics`: strict types (no "1.5" for a number, no true for an integer)."""
@@ -68,7 +82,7 @@ class RunMetrics(BaseModel):
     run_id: str
     status: Status
     dataset: str
-    cell: str  # tanh | gru | lstm | a registered custom cell
+    cell: str  # tanh | gru | lstm | a plugin's import path or entry-point name (docs/cells.md)
     variant: str  # paper | fused
     hidden_size: int = Field(gt=0)
     params_recurrent: Count  # the recurrent layer as it really is (paper convention)
@@ -93,6 +107,8 @@ class RunMetrics(BaseModel):
     # written before it was recorded, and for runs on in-memory splits. compare refuses to pool
     # runs of one dataset name trained on different data.
     data_digest: str | None = None
+    # A plugin cell's import path, distribution, version and source digest; None for built-ins.
+    cell_origin: CellOrigin | None = None
 
 
 def has_result(status: str, nll_valid: Any, nll_test: Any) -> bool:

@@ -24,8 +24,12 @@ class Format(StrEnum):
 def bench(
     *,
     cells: Annotated[
-        str, typer.Option(help="Comma-separated cells: tanh,gru,lstm.")
-    ] = "tanh,gru,lstm",
+        str | None,
+        typer.Option(
+            help="Comma-separated cells: built-in, package.module:Class or an entry-point name "
+            "(default: the paper's, tanh,gru,lstm)."
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option(help="Sequences per batch.")] = 16,
     seq_len: Annotated[int, typer.Option("--seq-len", help="Time steps per sequence.")] = 200,
     device: Annotated[Device, typer.Option(help="cpu, or cuda (needs a GPU).")] = Device.cpu,
@@ -40,7 +44,8 @@ def bench(
 ) -> None:
     """Training frames/s (forward, backward, RMSProp step) at the paper sizes.
 
-    Paper sizes: tanh 100, GRU 46, LSTM 36 units; 88 inputs and outputs.
+    Paper sizes: tanh 100, GRU 46, LSTM 36 units; 88 inputs and outputs. A plugin cell runs at
+    its `hidden_size: auto` size beside torch's fused GRU at the paper's (docs/cells.md).
     """
     import torch
 
@@ -52,8 +57,9 @@ def bench(
         rows_as_dicts,
         run_bench,
     )
+    from rnnbench.cells import paper_cells
 
-    cell_names = parse_cells(cells)
+    cell_names = parse_cells(cells if cells is not None else ",".join(paper_cells()))
     check_options(batch=batch, seq_len=seq_len, repeats=repeats, warmup=warmup, threads=threads)
     torch_device = resolve_device(device.value)
     if threads is not None:
@@ -87,7 +93,10 @@ def _print_table(machine: dict[str, object], rows: list[dict[str, object]]) -> N
         title += f" · {machine['gpu']} · cuDNN {machine['cudnn']}"
     table = Table(title=title, title_justify="left")
     for column in ("cell", "impl", "H", "B×T", "step ms", "frames/s", "× torch-fused"):
-        table.add_column(column, justify="left" if column in ("cell", "impl") else "right")
+        if column in ("cell", "impl"):  # a plugin's import path is long: wrap it, never cut it
+            table.add_column(column, justify="left", overflow="fold")
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(
             str(row["cell"]),

@@ -49,7 +49,10 @@ DatasetsOption = Annotated[
 ]
 CellsOption = Annotated[
     list[str] | None,
-    typer.Option("--cells", help="tanh, gru, lstm (repeat or comma-separate)."),
+    typer.Option(
+        "--cells",
+        help="tanh, gru, lstm, or pkg.module:Class / an entry point (repeat or comma-separate).",
+    ),
 ]
 TrialsOption = Annotated[
     int, typer.Option("--trials", help="Learning rates per pair: exp(U(-12,-6)).")

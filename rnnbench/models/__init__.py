@@ -1,13 +1,18 @@
-"""Models: the cell registry (tanh / gru / lstm x paper / fused) and the sequence model."""
+"""Models: the sequence model around a registered cell (rnnbench.cells): paper, fused or plugin."""
 
-from rnnbench.models.reference import REFERENCE_KERNELS
-from rnnbench.models.registry import CELLS, INITS, VARIANTS, CellSpec, get_cell, register_cell
-from rnnbench.models.sequence import SequenceModel, build_model, params_recurrent, params_total
+from rnnbench.cells import CELLS, CellSpec, get_cell, register_cell
+from rnnbench.models.sequence import (
+    INITS,
+    VARIANTS,
+    SequenceModel,
+    build_model,
+    params_recurrent,
+    params_total,
+)
 
 __all__ = [
     "CELLS",
     "INITS",
-    "REFERENCE_KERNELS",
     "VARIANTS",
     "CellSpec",
     "SequenceModel",

@@ -7,13 +7,14 @@ the LSTM has no peepholes, and every cell carries two bias vectors (bias_ih, bia
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from rnnbench.models.init import orthogonal_blocks, uniform_
-from rnnbench.models.registry import FORGET_GATE, CellSpec
+from rnnbench.cells import CellSpec
+from rnnbench.models.init import FORGET_GATE, orthogonal_blocks, uniform_
 
 NOISY = ("weight_ih_l0", "weight_hh_l0")  # the input and recurrent matrices: the only noisy weights
 
@@ -29,7 +30,8 @@ class FusedRecurrent(nn.Module):
             raise ValueError(f"cell '{spec.name}' has no fused variant")
         self.spec = spec
         self.hidden_size = hidden_size
-        self.rnn: nn.RNNBase = spec.fused(input_size, hidden_size, batch_first=True)  # type: ignore[call-arg, arg-type]
+        module: Callable[..., nn.RNNBase] = getattr(nn, spec.fused)
+        self.rnn = module(input_size, hidden_size, batch_first=True)
         self.reset_parameters(init)
 
     def weight(self, name: str) -> torch.Tensor:

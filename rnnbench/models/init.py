@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 INPUT_SCALE = 0.1  # U(-0.1, 0.1) for input (and output-layer) weights
+FORGET_GATE = 1  # LSTM gate blocks [i, f, g, o] (paper and torch layouts): f is block 1
 
 
 def orthogonal_blocks(hidden_size: int, blocks: int) -> torch.Tensor:

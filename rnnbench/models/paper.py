@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import torch
 from torch import nn
 
-from rnnbench.models.init import orthogonal_blocks, uniform_
-from rnnbench.models.registry import FORGET_GATE, CellSpec
+from rnnbench.cells import CellSpec
+from rnnbench.engine import Kernel
+from rnnbench.models.init import FORGET_GATE, orthogonal_blocks, uniform_
 
 
-def lookup_kernel(spec: CellSpec):  # type: ignore[no-untyped-def]
+def reference_kernel(spec: CellSpec) -> Kernel:
+    """The cell's per-step reference kernel, imported from the registry's `module:function`."""
+    if spec.kernel is None:
+        raise ValueError(f"cell '{spec.name}' has no paper-variant kernel")
+    module_name, _, function = spec.kernel.partition(":")
+    kernel: Kernel = getattr(importlib.import_module(module_name), function)
+    return kernel
+
+
+def lookup_kernel(spec: CellSpec) -> Kernel:
     """The engine's fast kernel for this cell if it registered one, else the reference kernel."""
     from rnnbench.engine import KERNELS
 
-    return KERNELS.get(spec.name, spec.reference_kernel)
+    return KERNELS.get(spec.name) or reference_kernel(spec)
 
 
 class PaperRecurrent(nn.Module):

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from rnnbench.engine import Kernel
-
 
 def tanh_kernel(
     x_proj: torch.Tensor, weight_recurrent: torch.Tensor, weight_peephole: torch.Tensor | None
@@ -94,10 +92,3 @@ def lstm_step(
     c = f * c + i * torch.tanh(pre_g)
     o = torch.sigmoid(pre_o + peep_o * c)
     return i, f, o, c, o * torch.tanh(c)
-
-
-REFERENCE_KERNELS: dict[str, Kernel] = {
-    "tanh": tanh_kernel,
-    "gru": gru_kernel,
-    "lstm": lstm_kernel,
-}

@@ -5,10 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rnnbench.cells import get_cell
+from rnnbench.errors import UnknownNameError
 from rnnbench.models.fused import FusedRecurrent
 from rnnbench.models.init import uniform_
 from rnnbench.models.paper import PaperRecurrent
-from rnnbench.models.registry import INITS, check_variant, get_cell
+from rnnbench.models.plugins import PluginRecurrent
+
+VARIANTS = ("paper", "fused")
+INITS = ("paper", "torch", "paper-forget1")
 
 
 class SequenceModel(nn.Module):
@@ -41,15 +46,21 @@ def build_model(
 ) -> SequenceModel:
     """Build a model from registry names; uses torch's global RNG for the initial weights.
 
-    `peepholes=False` drops a paper-variant cell's peepholes (the fused variant has none)."""
+    `peepholes=False` drops a paper-variant cell's peepholes (the fused variant has none).
+    A plugin cell (rnnbench.cells) has the paper variant only: the module it defines."""
     spec = get_cell(cell)
-    check_variant(variant)
+    if variant not in VARIANTS:
+        raise UnknownNameError("variant", variant, VARIANTS)
     if init not in INITS:
         raise ValueError(f"unknown init '{init}' (known: {', '.join(INITS)})")
     if not peepholes and (variant != "paper" or not spec.peephole):
         raise ValueError("peepholes=False needs the paper variant of a cell with peepholes")
+    if variant == "fused" and spec.fused is None:
+        raise ValueError(f"cell '{spec.name}' has no fused variant")
     recurrent: nn.Module
-    if variant == "paper":
+    if spec.plugin is not None:
+        recurrent = PluginRecurrent(spec, input_size, hidden_size, init)
+    elif variant == "paper":
         recurrent = PaperRecurrent(spec, input_size, hidden_size, init, peepholes)
     else:
         recurrent = FusedRecurrent(spec, input_size, hidden_size, init)

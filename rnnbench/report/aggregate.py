@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rnnbench.cells import display_rank
 from rnnbench.records import has_result
 from rnnbench.report.load import RUN_DIR_COLUMN, SETTING_KEY_COLUMN
 from rnnbench.report.paper import paper_table
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 GROUP_COLUMNS = ("dataset", "cell", "variant")
-CELL_ORDER = ("tanh", "gru", "lstm")
 INCOMPLETE_STATUSES = ("interrupted", "running")
 
 GroupKey = tuple[str, str, str]
@@ -58,8 +58,8 @@ ROW_COLUMNS = (
 
 
 def cell_rank(cell: str) -> tuple[int, str]:
-    """Sort key: the paper's cells first in its order, then any other cell by name."""
-    return (CELL_ORDER.index(cell), "") if cell in CELL_ORDER else (len(CELL_ORDER), cell)
+    """Sort key: the registry's cells in its order (rnnbench.cells), then any other by name."""
+    return display_rank(cell)
 
 
 def usable_mask(runs: pd.DataFrame) -> pd.Series:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
+from rnnbench.cells import cell_colour
 from rnnbench.io import atomic_write_bytes
 from rnnbench.report.aggregate import Aggregate, add_paper_columns, cell_rank
 from rnnbench.report.load import RUN_DIR_COLUMN, read_history
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-CELL_COLORS = {"tanh": "#2ca02c", "gru": "#1f77b4", "lstm": "#d62728"}
 EXTRA_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 NLL_LABEL = "NLL (nats per frame)"
 PLOT_FORMATS = ("png", "svg")
@@ -42,8 +42,10 @@ Curves: TypeAlias = "dict[tuple[str, str], dict[str, tuple[pd.DataFrame, str]]]"
 
 
 def cell_color(cell: str) -> str:
-    if cell in CELL_COLORS:
-        return CELL_COLORS[cell]
+    """The registry's colour (rnnbench.cells); any other cell gets one picked from its name."""
+    colour = cell_colour(cell)
+    if colour is not None:
+        return colour
     return EXTRA_COLORS[zlib.crc32(cell.encode()) % len(EXTRA_COLORS)]  # stable across processes
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rnnbench.errors import UnknownNameError
 from rnnbench.sweep.executors import Executor, LocalExecutor
-from rnnbench.sweep.grid import PAPER_CELLS, PAPER_DATASETS, expand_bases
+from rnnbench.sweep.grid import PAPER_DATASETS, expand_bases
 from rnnbench.sweep.progress import SweepProgress
 from rnnbench.sweep.reproduce import reproduce_spec
 from rnnbench.sweep.runner import SweepObserver, SweepResult, run_sweep
@@ -37,7 +37,6 @@ def make_executor(
 
 __all__ = [
     "EXECUTORS",
-    "PAPER_CELLS",
     "PAPER_DATASETS",
     "BaseConfig",
     "Executor",

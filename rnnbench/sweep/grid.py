@@ -1,10 +1,12 @@
 """Which base configs a sweep searches: one file, or a directory of `<dataset>-<cell>.yaml` files.
 
 - CONFIG a directory (default `configs/paper`): `--datasets` x `--cells` pick
-  `<dir>/<dataset>-<cell>.yaml` (default: the paper's 4 datasets x 3 cells); a missing file is an
-  error naming it.
+  `<dir>/<dataset>-<cell>.yaml` (default: the paper's 4 datasets x 3 cells). A cell with no file
+  in the directory at all (a plugin cell, docs/cells.md) runs under the dataset's protocol: the
+  directory's file for the first registered cell that has one, with `model.cell` replaced and
+  `model.hidden_size: auto`. Any other missing file is an error naming it.
 - CONFIG a file: without `--datasets/--cells` it is the single pair searched; with them, the file is
-  the base for each combination, with `data.name` / `model.cell` overridden (e.g. a custom cell's
+  the base for each combination, with `data.name` / `model.cell` replaced (e.g. a custom cell's
   config swept over several datasets).
 """
 
@@ -14,11 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import rnnbench
+from rnnbench.cells import CELLS, paper_cells
+from rnnbench.config import AUTO
 from rnnbench.errors import UsageError
 from rnnbench.sweep.trials import BaseConfig
 
 PAPER_DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
-PAPER_CELLS = ("tanh", "gru", "lstm")
 
 
 def paper_config_dir() -> Path:
@@ -54,24 +57,42 @@ def expand_bases(
 def _from_file(path: Path, datasets: list[str], cells: list[str]) -> list[BaseConfig]:
     if not datasets and not cells:
         return [BaseConfig(path)]
-    dataset_overrides: list[str | None] = [f"data.name={name}" for name in datasets] or [None]
-    cell_overrides: list[str | None] = [f"model.cell={name}" for name in cells] or [None]
+    dataset_settings: list[tuple[str, str] | None] = [("data.name", name) for name in datasets]
+    cell_settings: list[tuple[str, str] | None] = [("model.cell", name) for name in cells]
     return [
         BaseConfig(path, tuple(item for item in (data, cell) if item is not None))
-        for data in dataset_overrides
-        for cell in cell_overrides
+        for data in dataset_settings or [None]
+        for cell in cell_settings or [None]
     ]
 
 
 def _from_directory(directory: Path, datasets: list[str], cells: list[str]) -> list[BaseConfig]:
-    bases = []
-    for dataset in datasets or PAPER_DATASETS:
-        for cell in cells or PAPER_CELLS:
-            path = directory / f"{dataset}-{cell}.yaml"
-            if not path.is_file():
-                raise UsageError(
-                    f"{path}: no config for dataset '{dataset}' and cell '{cell}' "
-                    f"(a config directory holds <dataset>-<cell>.yaml files)"
-                )
-            bases.append(BaseConfig(path))
-    return bases
+    return [base for _, _, base in directory_pairs(directory, datasets, cells)]
+
+
+def directory_pairs(
+    directory: Path, datasets: Sequence[str], cells: Sequence[str]
+) -> list[tuple[str, str, BaseConfig]]:
+    """(dataset, cell, base) for every pair (default: the paper's datasets and cells)."""
+    files = {path.name for path in directory.glob("*.yaml")}
+    return [
+        (dataset, cell, _pair(directory, files, dataset, cell))
+        for dataset in datasets or PAPER_DATASETS
+        for cell in cells or paper_cells()
+    ]
+
+
+def _pair(directory: Path, files: set[str], dataset: str, cell: str) -> BaseConfig:
+    own = f"{dataset}-{cell}.yaml"
+    if own in files:
+        return BaseConfig(directory / own)
+    has_files = any(name.endswith(f"-{cell}.yaml") for name in files)
+    template = next(
+        (f"{dataset}-{other}.yaml" for other in CELLS if f"{dataset}-{other}.yaml" in files), None
+    )
+    if has_files or template is None:
+        raise UsageError(
+            f"{directory / own}: no config for dataset '{dataset}' and cell '{cell}' "
+            f"(a config directory holds <dataset>-<cell>.yaml files)"
+        )
+    return BaseConfig(directory / template, (("model.cell", cell), ("model.hidden_size", AUTO)))

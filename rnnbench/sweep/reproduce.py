@@ -1,22 +1,22 @@
 """`rnnbench reproduce`: the paper's grid from configs/paper, swept, then Table 2 and its plots.
 
 `quick` is a small fixed budget for a first look and for CI: one trial per pair at a learning rate
-known to train well for its cell, a few epochs, and only the first sequences of the three big
-datasets (every split), so all 12 pairs finish in under 10 minutes on 2 cores (README: timings).
-Its numbers are a smoke test of the whole pipeline, not the paper's protocol.
+known to train well for its cell (the registry's `quick_lr`), a few epochs, and only the first
+sequences of the three big datasets (every split), so all 12 pairs finish in under 10 minutes on
+2 cores (README: timings). Its numbers are a smoke test of the whole pipeline, not the paper's
+protocol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
+from rnnbench.cells import get_cell
 from rnnbench.errors import UsageError
-from rnnbench.sweep.grid import expand_bases, paper_config_dir
+from rnnbench.sweep.grid import directory_pairs, paper_config_dir, split_names
 from rnnbench.sweep.trials import BaseConfig, SweepSpec
-
-# A learning rate inside the paper's range exp(-12)..exp(-6) that trains each cell well (measured).
-QUICK_LR = {"tanh": 1e-3, "gru": 2e-3, "lstm": 2e-3}
 
 
 @dataclass(frozen=True)
@@ -53,29 +53,33 @@ def reproduce_spec(
     overrides: Sequence[str] = (),
 ) -> SweepSpec:
     """The sweep behind `reproduce`; `overrides` come last so they win (tests shrink the budget).
-    `trials` None: the paper's 10 (and --quick's 1)."""
+    `trials` None: the paper's 10 (and --quick's 1). A cell without a paper config (a plugin)
+    runs under its dataset's paper protocol (rnnbench.sweep.grid)."""
     if quick and trials not in (None, 1):
         raise UsageError(
             f"--quick runs 1 trial per pair at a known-good learning rate, not --trials {trials}"
         )
-    pairs = expand_bases(paper_config_dir(), datasets, cells)
-    bases = [BaseConfig(pair.path, _pair_overrides(pair, quick)) for pair in pairs]
+    pairs = directory_pairs(paper_config_dir(), split_names(datasets), split_names(cells))
+    bases = [
+        BaseConfig(base.path, (*base.settings, *_pair_settings(dataset, cell, variant, quick)))
+        for dataset, cell, base in pairs
+    ]
     spec = SweepSpec(
         bases=tuple(bases),
         trials=10 if trials is None else trials,
         seeds=seeds,
         sweep_seed=sweep_seed,
-        overrides=(f"model.variant={variant}", *overrides),
+        overrides=tuple(overrides),
     )
     return replace(spec, trials=1, fixed_lr=True) if quick else spec
 
 
-def _pair_overrides(pair: BaseConfig, quick: bool) -> tuple[str, ...]:
+def _pair_settings(dataset: str, cell: str, variant: str, quick: bool) -> list[tuple[str, Any]]:
+    settings: list[tuple[str, Any]] = [("model.variant", variant)]
     if not quick:
-        return ()
-    dataset, cell = pair.path.stem.rsplit("-", 1)  # <dataset>-<cell>.yaml; datasets may hold '-'
+        return settings
     budget = QUICK_BUDGET.get(dataset, QUICK_DEFAULT)
-    overrides = [f"optim.lr={QUICK_LR.get(cell, 1e-3)!r}", f"train.max_epochs={budget.max_epochs}"]
+    settings += [("optim.lr", get_cell(cell).quick_lr), ("train.max_epochs", budget.max_epochs)]
     if budget.max_sequences is not None:
-        overrides.append(f"data.max_sequences={budget.max_sequences}")
-    return tuple(overrides)
+        settings.append(("data.max_sequences", budget.max_sequences))
+    return settings

@@ -8,23 +8,26 @@ Draws are per model, as in the paper: each (dataset, cell) pair has its own rand
 rates, and raising `--trials` from 5 to 10 keeps the first 5 draws (the stream is read in order).
 
 Each trial is a fully resolved config; its id is that config's hash, and its run directory is
-`<results-dir>/runs/<trial_id>/` in the exact `rnnbench train` format.
+`<results-dir>/runs/<trial_id>/` in the exact `rnnbench train` format. A base config is read and
+validated once; its trials are copies with the learning rate and seed set on the validated object.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from rnnbench.errors import UsageError
+from rnnbench.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from rnnbench.config import Config
 
 LOG_LR_LOW = -12.0
 LOG_LR_HIGH = -6.0
@@ -55,10 +58,41 @@ class Trial(BaseModel):
 
 @dataclass(frozen=True)
 class BaseConfig:
-    """One (dataset, cell) pair to search: a config file plus overrides of its own."""
+    """One (dataset, cell) pair to search: a config file, and values that replace some of its
+    fields (`("model.cell", "gru")`) before it is validated."""
 
     path: Path
-    overrides: tuple[str, ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def source(self) -> str:
+        """The file, and the fields this base replaces in it (trial lists and errors name it)."""
+        if not self.settings:
+            return str(self.path)
+        return f"{self.path} with " + ", ".join(f"{key}={value}" for key, value in self.settings)
+
+    def load(self, overrides: Sequence[str] = ()) -> Config:
+        """Read the file once, set `settings`, apply the user's `--set` overrides, validate."""
+        from rnnbench.config import load_raw, parse_config
+
+        raw = load_raw(self.path)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{self.path}: expected a mapping at the top level")
+        for key, value in self.settings:
+            set_value(raw, key, value)
+        return parse_config(raw, self.source, overrides)
+
+
+def set_value(raw: dict[str, Any], key: str, value: Any) -> None:
+    """raw["model"]["cell"] = value for key "model.cell" (sections made as needed)."""
+    *sections, field = key.split(".")
+    node = raw
+    for section in sections:
+        child = node.get(section)
+        if not isinstance(child, dict):
+            child = node[section] = {}
+        node = child
+    node[field] = value
 
 
 @dataclass(frozen=True)
@@ -108,25 +142,28 @@ def materialize(spec: SweepSpec) -> list[Trial]:
 
 
 def _pair_trials(spec: SweepSpec, base: BaseConfig) -> list[Trial]:
-    from rnnbench.config import load_config
-
-    shared = [*base.overrides, *spec.overrides]
-    resolved = load_config(base.path, shared)
+    resolved = base.load(spec.overrides)
     dataset, cell = resolved.data.name, resolved.model.cell
     if spec.fixed_lr:
         rates = [float(resolved.optim.lr)]
     else:
         rates = draw_learning_rates(spec.sweep_seed, dataset, cell, spec.trials)
-    trials = []
-    for lr_index, lr in enumerate(rates):
-        for seed in range(spec.seeds):
-            overrides = [*shared, f"optim.lr={lr!r}", f"seed={seed}"]
-            config = load_config(base.path, overrides)
-            trials.append(_make_trial(config, base.path, lr_index))
-    return trials
+    return [
+        _make_trial(with_lr_and_seed(resolved, lr, seed), base.source, lr_index)
+        for lr_index, lr in enumerate(rates)
+        for seed in range(spec.seeds)
+    ]
 
 
-def _make_trial(config: Any, path: Path, lr_index: int) -> Trial:
+def with_lr_and_seed(config: Config, lr: float, seed: int) -> Config:
+    """A copy of a validated config with another learning rate and seed (both validated)."""
+    trial = config.model_copy(deep=True)
+    trial.optim.lr = lr
+    trial.seed = seed
+    return trial
+
+
+def _make_trial(config: Config, source: str, lr_index: int) -> Trial:
     from rnnbench.config import config_hash
 
     return Trial(
@@ -138,17 +175,17 @@ def _make_trial(config: Any, path: Path, lr_index: int) -> Trial:
         lr_index=lr_index,
         lr=float(config.optim.lr),
         seed=int(config.seed),
-        source=str(path),
+        source=source,
         config=config.model_dump(mode="json"),
     )
 
 
 def reseeded(trial: Trial, seed: int) -> Trial:
     """The same trial with another training seed (its own id; lr and lr_index unchanged)."""
-    from rnnbench.config import parse_config
+    from rnnbench.config import Config
 
-    config = parse_config(copy.deepcopy(trial.config), trial.source, [f"seed={seed}"])
-    return _make_trial(config, Path(trial.source), trial.lr_index)
+    config = Config.model_validate(trial.config)
+    return _make_trial(with_lr_and_seed(config, trial.lr, seed), trial.source, trial.lr_index)
 
 
 def _check_unique(trials: Sequence[Trial]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import os
 import signal
@@ -59,10 +60,11 @@ def run_trial(task: TrialTask) -> TrialOutcome:
 
 
 def _train(task: TrialTask) -> Any:
-    from rnnbench.config import Config
+    from rnnbench.config import parse_config
     from rnnbench.train import train
 
-    config = Config.model_validate(task.config)
+    # Validated here, in the worker: a plugin cell (docs/cells.md) is imported by this process.
+    config = parse_config(copy.deepcopy(task.config), f"trial {task.trial_id}")
     config.train.num_threads = task.num_threads  # unhashed: the trial id stays the same
     return train(config, Path(task.run_dir), resume=task.resume)
 

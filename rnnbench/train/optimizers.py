@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import torch
 
-from rnnbench.config import Config
+from rnnbench.config import Config, OptimConfig
 
 LIBRNN_MOMENTUM = 0.9
 LIBRNN_RMS_FLOOR = 1e-2
@@ -82,32 +82,10 @@ class LibrnnRMSProp(torch.optim.Optimizer):
         return velocity
 
 
-def build_optimizer(
-    parameters: Iterable[torch.nn.Parameter], config: Config
-) -> torch.optim.Optimizer:
-    """The update rule optim.rule names, at the schedule's first learning rate."""
-    optim = config.optim
-    optimizer: torch.optim.Optimizer
-    if optim.rule == "librnn":
-        optimizer = LibrnnRMSProp(
-            parameters, lr=optim.lr, alpha=optim.rmsprop_decay, update_clip=optim.clip_norm
-        )
-    else:
-        # foreach: one multi-tensor kernel per operation instead of one per parameter; the same
-        # numbers bit for bit (tested), ~10% of an update less at batch size 1 on CPU.
-        optimizer = torch.optim.RMSprop(
-            parameters, lr=optim.lr, alpha=optim.rmsprop_decay, eps=optim.rmsprop_eps, foreach=True
-        )
-    if optim.lr_schedule != "constant":
-        for group in optimizer.param_groups:
-            group["initial_lr"] = optim.lr  # the base rate; group["lr"] follows the schedule
-    return optimizer
-
-
-def gradient_clip(config: Config) -> float | None:
-    """The gradient-norm bound the trainer applies after backward: none under librnn, which
-    clips the update instead."""
-    return None if config.optim.rule == "librnn" else config.optim.clip_norm
+def gradient_clip(optim: OptimConfig) -> float | None:
+    """The gradient-norm bound applied after backward: none under librnn, which clips the
+    update instead."""
+    return None if optim.rule == "librnn" else optim.clip_norm
 
 
 def epoch_lr(config: Config, epoch: int) -> float:

@@ -12,7 +12,7 @@ import torch
 from rnnbench.config import Config, config_hash
 from rnnbench.models import SequenceModel, build_model
 from rnnbench.train.checkpoint import check_checkpoint
-from rnnbench.train.optimizers import build_optimizer
+from rnnbench.train.step import build_optimizer
 
 
 @dataclass
@@ -49,7 +49,9 @@ def fresh_state(config: Config, device: torch.device) -> RunState:
     torch.manual_seed(config.seed)
     model = model_for(config).to(device)
     best_model = copy.deepcopy(model.state_dict())
-    return RunState(model, build_optimizer(model.parameters(), config), best_model, Progression())
+    return RunState(
+        model, build_optimizer(model.parameters(), config.optim), best_model, Progression()
+    )
 
 
 def rng_state() -> dict[str, Any]:

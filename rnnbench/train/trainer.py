@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from rnnbench import __version__
+from rnnbench.cells import get_cell
 from rnnbench.config import Config, config_hash
 from rnnbench.errors import TrainingError, out_of_memory_as_error
 from rnnbench.models import params_recurrent, params_total
@@ -19,6 +20,7 @@ from rnnbench.records import (
     CHECKPOINT_FILE,
     FINISHED_STATUSES,
     METRICS_FILE,
+    CellOrigin,
     RecordError,
     RunMetrics,
     Status,
@@ -27,11 +29,12 @@ from rnnbench.records import (
 from rnnbench.train import record
 from rnnbench.train.batching import Batch, epoch_permutation, length_buckets, make_batch
 from rnnbench.train.checkpoint import BadEntryError
-from rnnbench.train.evaluate import SplitResult, evaluate, training_loss
+from rnnbench.train.evaluate import SplitResult, evaluate
 from rnnbench.train.optimizers import epoch_lr, gradient_clip, set_lr
 from rnnbench.train.progress import Progress, ProgressCallback
 from rnnbench.train.setup import SPLITS, Splits, configure_torch, limit_splits, load_splits
 from rnnbench.train.state import RunState, fresh_state, from_checkpoint, to_checkpoint
+from rnnbench.train.step import training_step
 
 
 @dataclass
@@ -188,25 +191,19 @@ def _train_one_epoch(session: Session, batches: list[Batch], epoch: int) -> Epoc
     started = time.perf_counter()
     for position in epoch_permutation(len(batches), config.seed, epoch):
         batch = batches[position]
-        optimizer.zero_grad(set_to_none=True)
-        logits = model(batch.inputs, weight_noise=config.optim.weight_noise)  # (B, L, 88)
-        loss = training_loss(logits, batch, config.train.loss_average)
-        if not math.isfinite(loss.item()):
+        step = training_step(
+            model,
+            optimizer,
+            batch,
+            weight_noise=config.optim.weight_noise,
+            clip_norm=gradient_clip(config.optim),
+            loss_average=config.train.loss_average,
+        )
+        if not step.finite:
             return EpochResult(frames, time.perf_counter() - started, math.nan, finite=False)
-        loss.backward()  # type: ignore[no-untyped-call]
-        grad_norm = _clip(model, gradient_clip(config))
-        if not math.isfinite(grad_norm):
-            return EpochResult(frames, time.perf_counter() - started, math.nan, finite=False)
-        optimizer.step()
         frames += batch.frames
-        grad_norms.append(grad_norm)
+        grad_norms.append(step.grad_norm)
     return EpochResult(frames, time.perf_counter() - started, float(np.mean(grad_norms)), True)
-
-
-def _clip(model: torch.nn.Module, clip_norm: float | None) -> float:
-    """Clip the global gradient norm to clip_norm (if set); returns the norm before clipping."""
-    max_norm = clip_norm if clip_norm is not None else math.inf
-    return float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
 
 
 def _end_epoch(
@@ -316,8 +313,14 @@ def _metrics(  # noqa: PLR0917
         rnnbench_version=__version__,
         config_hash=config_hash(config),
         data_digest=data_digest,
+        cell_origin=_cell_origin(config),
         **extra,
     )
+
+
+def _cell_origin(config: Config) -> CellOrigin | None:
+    plugin = get_cell(config.model.cell).plugin
+    return CellOrigin.model_validate(plugin.origin()) if plugin is not None else None
 
 
 def _last_train_nll(history: list[dict[str, Any]]) -> float | None:

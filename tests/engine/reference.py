@@ -55,4 +55,3 @@ def lstm_reference(
 
 
 REFERENCES = {"tanh": tanh_reference, "gru": gru_reference, "lstm": lstm_reference}
-GATES = {"tanh": 1, "gru": 3, "lstm": 4}

@@ -8,14 +8,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from rnnbench.bench import BenchRow, machine_info, make_batch, train_step
+from rnnbench.bench import BenchRow, bench_step, machine_info, random_batch
+from rnnbench.cells import CELLS, paper_cells
 from rnnbench.cli import app
-from rnnbench.engine.baselines import (
-    PAPER_HIDDEN,
-    KernelModel,
-    TorchCellLoopModel,
-    TorchFusedModel,
-)
+from rnnbench.engine.baselines import TorchCellLoopModel, TorchFusedModel
+from rnnbench.models import build_model
+from rnnbench.train.evaluate import training_loss
 
 REQUIRED = {"cell", "impl", "batch", "seq_len", "frames_per_s", "ratio_vs_torch_fused"}
 TINY = ["--batch", "2", "--seq-len", "5", "--repeats", "1", "--warmup", "0", "--threads", "1"]
@@ -34,7 +32,7 @@ def test_bench_json_rows_and_machine() -> None:
         assert set(row) >= REQUIRED
         assert row["batch"] == 2 and row["seq_len"] == 5
         assert row["frames_per_s"] > 0
-        assert row["hidden_size"] == PAPER_HIDDEN[row["cell"]]
+        assert row["hidden_size"] == CELLS[row["cell"]].paper_hidden_size
     fused = [row for row in rows if row["impl"] == "torch-fused"]
     assert all(row["ratio_vs_torch_fused"] == 1.0 for row in fused)
     machine = report["machine"]
@@ -79,32 +77,32 @@ def test_bench_cuda_without_gpu_is_usage_error() -> None:
     assert "CUDA" in result.stderr
 
 
-@pytest.mark.parametrize("model_class", [KernelModel, TorchFusedModel, TorchCellLoopModel])
-@pytest.mark.parametrize("cell", sorted(PAPER_HIDDEN))
+def paper_model(cell: str, hidden_size: int) -> torch.nn.Module:
+    return build_model(cell, "paper", hidden_size)
+
+
+@pytest.mark.parametrize("model_class", [paper_model, TorchFusedModel, TorchCellLoopModel])
+@pytest.mark.parametrize("cell", paper_cells())
 def test_bench_models_train_and_use_weight_noise(model_class: type, cell: str) -> None:
     """Each raced model really trains (the loss falls) and its weight noise changes outputs."""
     torch.manual_seed(0)
     model = model_class(cell, 8)
-    batch = make_batch(4, 12, torch.device("cpu"))
-    clean = model(batch[0], 0.0)
-    noisy = model(batch[0], 0.5)
+    batch = random_batch(4, 12, torch.device("cpu"))
+    clean = model(batch.inputs, 0.0)
+    noisy = model(batch.inputs, 0.5)
     assert not torch.allclose(clean, noisy)
     model.eval()
-    torch.testing.assert_close(model(batch[0], 0.5), model(batch[0], 0.0))
+    torch.testing.assert_close(model(batch.inputs, 0.5), model(batch.inputs, 0.0))
     model.train()
     optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-2)
 
     def loss() -> float:
         with torch.no_grad():
-            logits = model(batch[0], 0.0)
-            value = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits, batch[1], weight=batch[2], reduction="sum"
-            )
-        return float(value)
+            return float(training_loss(model(batch.inputs, 0.0), batch))
 
     before = loss()
     for _ in range(15):
-        train_step(model, optimizer, batch)
+        bench_step(model, optimizer, batch)
     assert loss() < before
 
 

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import torch
 
+from rnnbench.cells import get_cell
 from rnnbench.engine import KERNELS
 from rnnbench.errors import UsageError
-from tests.engine.reference import GATES, REFERENCES
+from tests.engine.reference import REFERENCES
 
 CELLS = sorted(KERNELS)
 
@@ -18,7 +19,7 @@ def make_inputs(
     cell: str, batch: int, steps: int, size: int, *, seed: int = 0, scale: float = 0.6
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     generator = torch.Generator().manual_seed(seed)
-    width = GATES[cell] * size
+    width = get_cell(cell).gates * size
 
     def draw(*shape: int) -> torch.Tensor:
         values = torch.randn(*shape, generator=generator, dtype=torch.float64) * scale

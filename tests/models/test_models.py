@@ -14,11 +14,12 @@ from rnnbench.models import (
     CellSpec,
     SequenceModel,
     build_model,
+    get_cell,
     params_recurrent,
     params_total,
     register_cell,
 )
-from rnnbench.models.registry import get_cell
+from rnnbench.models.paper import reference_kernel
 
 INPUT = 88
 PAPER_SIZES = {"tanh": 100, "gru": 46, "lstm": 36}
@@ -296,22 +297,21 @@ def test_noise_touches_only_the_two_matrices_and_gradients_reach_the_clean_weigh
 # ---------------------------------------------------------------- registry as data
 
 
+def relu_kernel(
+    x_proj: torch.Tensor, weight_recurrent: torch.Tensor, weight_peephole: torch.Tensor | None
+) -> torch.Tensor:
+    """h_t = relu(W x_t + U h_{t-1} + b): a kernel a new built-in cell would add to reference.py."""
+    h = x_proj.new_zeros(x_proj.shape[0], weight_recurrent.shape[0])  # (B, H)
+    states = []
+    for t in range(x_proj.shape[1]):
+        h = torch.relu(x_proj[:, t] + h @ weight_recurrent)
+        states.append(h)
+    return torch.stack(states, dim=1)  # (B, T, H)
+
+
 def test_a_registered_cell_is_buildable_by_name() -> None:
     """Dropping in a new cell is one registry entry; the engine lookup and noise come for free."""
-
-    def relu_kernel(
-        x_proj: torch.Tensor, weight_recurrent: torch.Tensor, weight_peephole: torch.Tensor | None
-    ) -> torch.Tensor:
-        h = x_proj.new_zeros(x_proj.shape[0], weight_recurrent.shape[0])  # (B, H)
-        states = []
-        for t in range(x_proj.shape[1]):
-            h = torch.relu(x_proj[:, t] + h @ weight_recurrent)
-            states.append(h)
-        return torch.stack(states, dim=1)  # (B, T, H)
-
-    register_cell(
-        CellSpec("relu", gates=1, peephole=False, reference_kernel=relu_kernel, fused=None)
-    )
+    register_cell(CellSpec("relu", kernel=f"{__name__}:relu_kernel", gates=1))
     try:
         model = build_model("relu", "paper", 4)
         assert params_recurrent(model) == INPUT * 4 + 16 + 4
@@ -324,7 +324,7 @@ def test_a_registered_cell_is_buildable_by_name() -> None:
 
 def test_paper_layers_use_an_engine_kernel_when_one_is_registered() -> None:
     calls: list[tuple[int, ...]] = []
-    reference = get_cell("gru").reference_kernel
+    reference = reference_kernel(get_cell("gru"))
 
     def counting_kernel(
         x_proj: torch.Tensor, weight_recurrent: torch.Tensor, weight_peephole: torch.Tensor | None

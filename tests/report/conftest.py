@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
+from rnnbench.cells import CELLS
 from rnnbench.io import atomic_open, atomic_write_json, atomic_write_text
 from rnnbench.records import (
     CONFIG_FILE,
@@ -22,16 +23,15 @@ from rnnbench.records import (
     RunMetrics,
 )
 
-HIDDEN = {"tanh": 100, "gru": 46, "lstm": 36}
-GATES = {"tanh": 1, "gru": 3, "lstm": 4}
 TEST_FRAMES = (40, 55, 61, 33, 72, 48, 90, 29, 64, 51)  # frames per test sequence (10 sequences)
 
 MakeRun = Callable[..., Path]
 
 
 def recurrent_params(cell: str, hidden: int) -> int:
-    gates = GATES.get(cell, 1)
-    peepholes = 3 * hidden if cell == "lstm" else 0
+    spec = CELLS.get(cell)
+    gates = spec.gates if spec is not None else 1
+    peepholes = 3 * hidden if spec is not None and spec.peephole else 0
     return gates * (88 * hidden + hidden * hidden + hidden) + peepholes
 
 
@@ -94,7 +94,8 @@ def make_run(tmp_path: Path) -> MakeRun:
         max_sequences: int | None = None,
         max_epochs: int = 500,
     ) -> Path:
-        hidden = HIDDEN.get(cell, 50)
+        spec = CELLS.get(cell)
+        hidden = (spec.paper_hidden_size if spec is not None else None) or 50
         run_id = f"{dataset}-{cell}-{variant}-lr{lr:g}-s{seed}-{next(counter)}"
         run_dir = (root or tmp_path / "runs") / run_id
         metrics = RunMetrics(

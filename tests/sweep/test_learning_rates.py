@@ -4,9 +4,10 @@ import math
 
 import pytest
 
-from rnnbench.sweep import PAPER_CELLS, PAPER_DATASETS, draw_learning_rates
+from rnnbench.cells import paper_cells
+from rnnbench.sweep import PAPER_DATASETS, draw_learning_rates
 
-PAIRS = [(dataset, cell) for dataset in PAPER_DATASETS for cell in PAPER_CELLS]
+PAIRS = [(dataset, cell) for dataset in PAPER_DATASETS for cell in paper_cells()]
 
 
 @pytest.mark.parametrize(("dataset", "cell"), PAIRS)

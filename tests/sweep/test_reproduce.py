@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from rnnbench.cells import CELLS
 from rnnbench.cli import app
 from rnnbench.records import read_metrics
 from rnnbench.sweep import read_trial_list
-from rnnbench.sweep.reproduce import QUICK_LR
 
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ def test_reproduce_quick_on_jsb_writes_table2_and_figures(
     trials = read_trial_list(results)
     assert sorted(trial.cell for trial in trials) == ["gru", "lstm", "tanh"]
     for trial in trials:
-        assert trial.lr == QUICK_LR[trial.cell]
+        assert trial.lr == CELLS[trial.cell].quick_lr
         metrics = read_metrics(results / "runs" / trial.trial_id)
         assert (metrics.dataset, metrics.variant, metrics.epochs) == ("jsb", "paper", 1)
         assert metrics.hidden_size == {"tanh": 100, "gru": 46, "lstm": 36}[trial.cell]

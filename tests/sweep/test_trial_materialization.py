@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from rnnbench.cells import paper_cells
 from rnnbench.errors import UsageError
-from rnnbench.sweep import PAPER_CELLS, PAPER_DATASETS, SweepSpec, expand_bases, materialize
+from rnnbench.sweep import PAPER_DATASETS, SweepSpec, expand_bases, materialize
 from tests.conftest import REPO_ROOT
 
 PAPER = REPO_ROOT / "configs" / "paper"
@@ -41,7 +42,7 @@ def test_each_trial_is_a_resolved_config_with_its_lr_and_seed() -> None:
 
 def test_the_default_grid_is_the_papers_twelve_pairs() -> None:
     bases = expand_bases(PAPER, None, None)
-    assert len(bases) == len(PAPER_DATASETS) * len(PAPER_CELLS) == 12
+    assert len(bases) == len(PAPER_DATASETS) * len(paper_cells()) == 12
     assert all(base.path.is_file() for base in bases)
 
 

@@ -96,7 +96,7 @@ ERROR_CASES = {
     "unknown dataset": (VALID.replace("name: jsb", "name: jsbb"), [], "data.name: unknown dataset"),
     "unknown cell": (VALID.replace("cell: gru", "cell: rnn"), [], "model.cell: unknown cell"),
     "bad variant": (VALID, ["model.variant=fast"], "model.variant"),
-    "missing key": (VALID.replace("lr: 0.01", "clip_norm: 1"), [], "optim.lr: missing"),
+    "missing key": (VALID.replace("  cell: gru\n", ""), [], "model.cell: missing"),
     "empty section": (VALID.replace("  lr: 0.01\n", ""), [], "optim: expected a mapping"),
     "yaml syntax": ("model: [unclosed\n", [], "YAML syntax error at line"),
     "not a mapping": ("- a\n- b\n", [], "expected a mapping"),
