@@ -17,7 +17,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.cli._common import check_directory, err, out, report_errors
+from rnnbench.cli._common import (
+    check_directory,
+    err,
+    out,
+    print_table,
+    report_errors,
+    whole_numbers,
+)
 
 if TYPE_CHECKING:
     from rnnbench.sweep import (
@@ -357,9 +364,11 @@ def render_progress(progress: SweepProgress, elapsed_s: float) -> RenderableType
 
 def _best_table(progress: SweepProgress) -> Table:
     table = Table("dataset", "cell", "best valid NLL", "lr", "trial", box=None, pad_edge=False)
+    for column in table.columns[2:4]:
+        column.justify = "right"
     for (dataset, cell), best in sorted(progress.best.items()):
         table.add_row(dataset, cell, f"{best.nll_valid:.3f}", f"{best.lr:.3g}", best.trial_id)
-    return table
+    return whole_numbers(table, err)
 
 
 def _duration(seconds: float) -> str:
@@ -373,6 +382,8 @@ def _print_summary(result: SweepResult, trials: Sequence[Trial]) -> None:
     table = Table(
         "dataset", "cell", "trials", "best valid NLL", "lr", "trial", title="sweep summary"
     )
+    for column in table.columns[2:5]:
+        column.justify = "right"
     for dataset, cell in dict.fromkeys((trial.dataset, trial.cell) for trial in trials):
         count = sum(1 for trial in trials if (trial.dataset, trial.cell) == (dataset, cell))
         best = progress.best.get((dataset, cell))
@@ -380,7 +391,7 @@ def _print_summary(result: SweepResult, trials: Sequence[Trial]) -> None:
             (f"{best.nll_valid:.3f}", f"{best.lr:.3g}", best.trial_id) if best else ("-", "-", "-")
         )
         table.add_row(dataset, cell, str(count), *cells)
-    out.print(table)
+    print_table(table)
     _print_totals("trials", progress)
 
 
