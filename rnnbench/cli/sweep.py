@@ -109,7 +109,7 @@ def sweep(  # noqa: PLR0917
     executor: ExecutorOption = ExecutorName.local,
     ray_address: RayAddressOption = None,
     results_dir: Annotated[Path, typer.Option("--results-dir", help="Trial list and runs.")] = Path(
-        "results/sweep"
+        "runs/sweep"
     ),
     sweep_seed: SweepSeedOption = 0,
     overrides: SetOption = None,
@@ -156,7 +156,7 @@ def reproduce(  # noqa: PLR0917
     ] = False,
     results_dir: Annotated[
         Path, typer.Option("--results-dir", help="Runs, table2.md, figures/.")
-    ] = Path("results/reproduce"),
+    ] = Path("runs/reproduce"),
     workers: WorkersOption = None,
     executor: ExecutorOption = ExecutorName.local,
     ray_address: RayAddressOption = None,
