@@ -6,7 +6,7 @@ Typical use:
     result = aggregate(runs)                   # one row per (dataset, cell, variant); pass
                                                # "seqmean" to choose by the per-piece mean NLL
     rows = add_paper_columns(result.rows)      # + paper_nll_train / paper_nll_test / deltas
-    pairs = cell_pairs(result)                 # paired bootstrap GRU − LSTM, GRU − tanh, LSTM − tanh
+    pairs = cell_pairs(result)                 # paired bootstrap: GRU − LSTM, GRU − tanh, ...
     write_plots(result, runs, Path("plots"))   # Figure 2 per dataset + test NLL chart, PNG and SVG
 """
 
