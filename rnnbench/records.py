@@ -10,13 +10,18 @@ A run directory holds (all written atomically):
                          sequence's predicted frames), for paired bootstrap statistics
     checkpoint.pt        weights-only checkpoint (model, optimizer, RNG, epoch); never committed
 
-Pooled NLL of a split = sum(nll_sum) / sum(frames) over its sequences.
+Two averages of a split's NLL (nats per predicted frame), both in metrics.json:
+    pooled (nll_<split>)             sum(nll_sum) / sum(frames) over the split's sequences
+    per-piece (nll_<split>_seqmean)  mean over the sequences of nll_sum / frames (`sequence_mean`)
+Records written before the per-piece fields existed lack them; compare computes them from
+per_sequence.csv with the same function.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -96,6 +101,11 @@ class RunMetrics(BaseModel):
     nll_train: Nll  # nats per predicted frame, pooled over the split, no weight noise
     nll_valid: Nll
     nll_test: Nll
+    # The same splits as the mean over their pieces of each piece's NLL per frame (see the module
+    # docstring); None where the run has no result, or in records written before these fields.
+    nll_train_seqmean: Nll = None
+    nll_valid_seqmean: Nll = None
+    nll_test_seqmean: Nll = None
     frame_acc_test: Fraction  # TP / (TP + FP + FN) at threshold 0.5
     wall_time_s: NotNegative  # training wall time, evaluation included
     frames_per_s: NotNegative  # training frames per second (forward + backward + step)
@@ -109,6 +119,24 @@ class RunMetrics(BaseModel):
     data_digest: str | None = None
     # A plugin cell's import path, distribution, version and source digest; None for built-ins.
     cell_origin: CellOrigin | None = None
+
+
+SPLITS = ("train", "valid", "test")
+AVERAGES = ("pooled", "seqmean")  # pooled over a split's frames | mean over its pieces
+SEQMEAN_SUFFIX = "_seqmean"
+
+
+def nll_field(split: str, average: str) -> str:
+    """The metrics.json field of a split's NLL under an average: nll_test, nll_test_seqmean."""
+    return f"nll_{split}" + (SEQMEAN_SUFFIX if average == "seqmean" else "")
+
+
+def sequence_mean(rows: Iterable[tuple[int, float]]) -> float:
+    """The per-piece mean NLL from (frames, nll_sum) per sequence: the mean of nll_sum / frames
+    over the sequences with predicted frames (a one-frame piece predicts none); NaN when none has.
+    """
+    per_frame = [nll_sum / frames for frames, nll_sum in rows if frames > 0]
+    return math.fsum(per_frame) / len(per_frame) if per_frame else math.nan
 
 
 def has_result(status: str, nll_valid: Any, nll_test: Any) -> bool:

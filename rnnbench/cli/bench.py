@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rnnbench.cli._common import err, out, report_errors
+from rnnbench.cli._common import err, out, print_table, report_errors
 
 
 class Device(StrEnum):
@@ -107,7 +107,7 @@ def _print_table(machine: dict[str, object], rows: list[dict[str, object]]) -> N
             f"{row['frames_per_s']:,.0f}",
             f"{row['ratio_vs_torch_fused']:.2f}",
         )
-    out.print(table, width=max(out.width, 110))
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

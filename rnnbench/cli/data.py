@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.cli._common import check_tempo, err, out, report_errors
+from rnnbench.cli._common import check_tempo, err, out, print_table, report_errors
 from rnnbench.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -75,12 +75,14 @@ def list_command(format: FormatOption = OutputFormat.table, data_dir: DataDirOpt
         _print_json(rows)
         return
     table = Table("name", "title", "seqs tr/va/te", "frames", "kind", "cached")
+    for column in table.columns[2:4]:
+        column.justify = "right"
     for row in rows:
         sequences = "/".join(str(row["splits"][split]["sequences"]) for split in row["splits"])
         frames = sum(split["frames"] for split in row["splits"].values())
         cached = "[green]yes[/]" if row["cached"] else "no"
         table.add_row(row["name"], row["title"], sequences, f"{frames:,}", row["kind"], cached)
-    out.print(table)
+    print_table(table)
 
 
 class _FetchProgress:
@@ -199,9 +201,11 @@ def info_command(
                "length_mean": "len mean", "length_max": "len max", "polyphony_mean": "poly mean",
                "polyphony_max": "poly max", "note_min": "low", "note_max": "high"}  # fmt: skip
     table = Table("split", *headers.values())
+    for column in table.columns[1:]:
+        column.justify = "right"
     for split, stats in document["splits"].items():
         table.add_row(split, *(_cell(stats[column]) for column in headers))
-    out.print(table)
+    print_table(table)
 
 
 @data_app.command("verify")

@@ -17,7 +17,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.cli._common import check_directory, err, out, report_errors
+from rnnbench.cli._common import (
+    check_directory,
+    err,
+    out,
+    print_table,
+    report_errors,
+    whole_numbers,
+)
 
 if TYPE_CHECKING:
     from rnnbench.sweep import (
@@ -105,7 +112,7 @@ def sweep(  # noqa: PLR0917
     executor: ExecutorOption = ExecutorName.local,
     ray_address: RayAddressOption = None,
     results_dir: Annotated[Path, typer.Option("--results-dir", help="Trial list and runs.")] = Path(
-        "results/sweep"
+        "runs/sweep"
     ),
     sweep_seed: SweepSeedOption = 0,
     overrides: SetOption = None,
@@ -152,7 +159,7 @@ def reproduce(  # noqa: PLR0917
     ] = False,
     results_dir: Annotated[
         Path, typer.Option("--results-dir", help="Runs, table2.md, figures/.")
-    ] = Path("results/reproduce"),
+    ] = Path("runs/reproduce"),
     workers: WorkersOption = None,
     executor: ExecutorOption = ExecutorName.local,
     ray_address: RayAddressOption = None,
@@ -360,9 +367,11 @@ def render_progress(progress: SweepProgress, elapsed_s: float) -> RenderableType
 
 def _best_table(progress: SweepProgress) -> Table:
     table = Table("dataset", "cell", "best valid NLL", "lr", "trial", box=None, pad_edge=False)
+    for column in table.columns[2:4]:
+        column.justify = "right"
     for (dataset, cell), best in sorted(progress.best.items()):
         table.add_row(dataset, cell, f"{best.nll_valid:.3f}", f"{best.lr:.3g}", best.trial_id)
-    return table
+    return whole_numbers(table, err)
 
 
 def _duration(seconds: float) -> str:
@@ -376,6 +385,8 @@ def _print_summary(result: SweepResult, trials: Sequence[Trial]) -> None:
     table = Table(
         "dataset", "cell", "trials", "best valid NLL", "lr", "trial", title="sweep summary"
     )
+    for column in table.columns[2:5]:
+        column.justify = "right"
     for dataset, cell in dict.fromkeys((trial.dataset, trial.cell) for trial in trials):
         count = sum(1 for trial in trials if (trial.dataset, trial.cell) == (dataset, cell))
         best = progress.best.get((dataset, cell))
@@ -383,7 +394,7 @@ def _print_summary(result: SweepResult, trials: Sequence[Trial]) -> None:
             (f"{best.nll_valid:.3f}", f"{best.lr:.3g}", best.trial_id) if best else ("-", "-", "-")
         )
         table.add_row(dataset, cell, str(count), *cells)
-    out.print(table)
+    print_table(table)
     _print_totals("trials", progress)
 
 

@@ -42,7 +42,8 @@ def train_command(
     results_dir: Annotated[
         Path | None,
         typer.Option(
-            "--results-dir", help="Write the run into DIR/runs/<run_id>/ \\[default: results]."
+            "--results-dir",
+            help="Write the run into DIR/runs/<run_id>/ \\[default: runs/train/<run_id>].",
         ),
     ] = None,
     resume: Annotated[
@@ -74,6 +75,9 @@ def train_command(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
+DEFAULT_RUNS_DIR = Path("runs/train")  # ignored by git: a user's runs stay out of results/
+
+
 def _resolve_run(
     config_path: Path | None,
     overrides: list[str],
@@ -99,7 +103,8 @@ def _resolve_run(
     config = load_config(config_path, overrides)
     if run_dir is not None:
         return config, run_dir
-    return config, (results_dir or Path("results")) / "runs" / _run_id(config)
+    parent = results_dir / "runs" if results_dir is not None else DEFAULT_RUNS_DIR
+    return config, parent / _run_id(config)
 
 
 def _run_id(config: Config) -> str:

@@ -2,17 +2,19 @@
 
 Typical use:
 
-    runs = load_runs([Path("results/runs")])  # one row per run (RunMetrics fields + run_dir)
-    result = aggregate(runs)                  # result.rows: one row per (dataset, cell, variant)
-    rows = add_paper_columns(result.rows)     # + paper_nll_train / paper_nll_test / deltas
-    pairs = cell_pairs(result)                # paired bootstrap GRU − LSTM, GRU − tanh, LSTM − tanh
-    write_plots(result, runs, Path("plots"))  # Figure 2 per dataset + test NLL chart, PNG and SVG
+    runs = load_runs([Path("results/paper")])  # one row per run (RunMetrics fields + run_dir)
+    result = aggregate(runs)                   # one row per (dataset, cell, variant); pass
+                                               # "seqmean" to choose by the per-piece mean NLL
+    rows = add_paper_columns(result.rows)      # + paper_nll_train / paper_nll_test / deltas
+    pairs = cell_pairs(result)                 # paired bootstrap: GRU − LSTM, GRU − tanh, ...
+    write_plots(result, runs, Path("plots"))   # Figure 2 per dataset + test NLL chart, PNG and SVG
 """
 
 from rnnbench.report.aggregate import Aggregate, Selection, add_paper_columns, aggregate
 from rnnbench.report.gate import (
     Baseline,
     GateResult,
+    ProtocolMismatchError,
     check_against,
     check_tolerances,
     load_baseline,
@@ -29,6 +31,7 @@ __all__ = [
     "Aggregate",
     "Baseline",
     "GateResult",
+    "ProtocolMismatchError",
     "Selection",
     "add_paper_columns",
     "aggregate",

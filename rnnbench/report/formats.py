@@ -1,5 +1,6 @@
-"""Render aggregated rows: csv and json carry every column; markdown, latex and the CLI's Rich table
-show the columns a reader compares (one shared layout, `display_table`)."""
+"""Render aggregated rows: csv and json carry every column; markdown, latex and the CLI's `--wide`
+table show the columns a reader compares (one shared layout, `display_table`); the CLI's default
+terminal table shows the first of them (`compact_table`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from rnnbench.records import AVERAGES, nll_field
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +31,8 @@ def _text(value: Any) -> str:
     return MISSING if _missing(value) else str(value)
 
 
-# (column, header, formatter): the layout of the human-readable formats, in order.
+# (column, header, formatter): the layout of the human-readable formats, in order. `train_nll`,
+# `valid_nll` and `delta_test` are those of the average that chose the rows (display_table).
 DISPLAY_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
     ("dataset", "dataset", _text),
     ("cell", "cell", _text),
@@ -37,13 +41,15 @@ DISPLAY_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
     ("params_recurrent", "params (rec.)", _number("{:,.0f}")),
     ("lr", "lr", _number("{:.2e}")),
     ("n_settings", "lrs", _number("{:.0f}")),  # settings searched: a partial sweep shows it
-    ("nll_train", "train NLL", _number("{:.3f}")),
-    ("nll_valid", "valid NLL", _number("{:.3f}")),
+    ("train_nll", "train NLL", _number("{:.3f}")),
+    ("valid_nll", "valid NLL", _number("{:.3f}")),
     ("nll_test", "test NLL", _number("{:.3f}")),
     ("nll_test_ci95", "test ±95%", _number("±{:.3f}")),
+    ("nll_test_seqmean", "piece test", _number("{:.3f}")),
+    ("nll_test_seqmean_ci95", "piece ±95%", _number("±{:.3f}")),
     ("paper_nll_train", "paper train", _number("{:.2f}")),
     ("paper_nll_test", "paper test", _number("{:.2f}")),
-    ("delta_nll_test", "Δ test", _number("{:+.3f}")),
+    ("delta_test", "Δ test", _number("{:+.3f}")),
     ("epochs", "epochs", _number("{:.0f}")),
     ("wall_time_s", "wall (s)", _number("{:,.1f}")),
     ("frames_per_s", "frames/s", _number("{:,.0f}")),
@@ -51,10 +57,30 @@ DISPLAY_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
     ("n_diverged", "diverged", _number("{:.0f}")),
     ("n_interrupted", "interrupted", _number("{:.0f}")),
 )
+# Headers of the driving columns when the per-piece mean chose the rows (--average seqmean).
+SEQMEAN_HEADERS = {
+    "train_nll": "piece train",
+    "valid_nll": "piece valid",
+    "delta_test": "Δ piece test",
+}
 # Shown only when some row has a value (NaN and, for counts, 0 are "no value").
 OPTIONAL_COLUMNS = (
-    "nll_test_ci95", "paper_nll_train", "paper_nll_test", "delta_nll_test", "n_interrupted",
+    "nll_test_ci95", "nll_test_seqmean", "nll_test_seqmean_ci95", "paper_nll_train",
+    "paper_nll_test", "delta_test", "n_interrupted", "test_pooled", "test_seqmean",
 )  # fmt: skip
+# The terminal's first view (compact_table): (column, header, drop rank). When the terminal is
+# too narrow, the CLI drops the columns of the highest rank first; rank 0 always stays.
+COMPACT_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("dataset", "dataset", 0),
+    ("cell", "cell", 0),
+    ("variant", "variant", 0),
+    ("test_pooled", "test NLL", 0),
+    ("test_seqmean", "piece test", 0),
+    ("paper_nll_test", "paper", 1),
+    ("delta_test", "Δ test", 2),
+    ("params_recurrent", "params", 3),
+    ("wall_time_s", "wall (s)", 4),
+)
 
 
 def _empty(column: pd.Series) -> bool:
@@ -65,23 +91,77 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def display_table(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Headers and formatted cells; optional columns appear only when some row has a value."""
+def row_average(rows: pd.DataFrame) -> str:
+    """The average that chose the rows (aggregate's `average` column; pooled when absent)."""
+    if "average" in rows.columns and len(rows) and isinstance(rows["average"].iloc[0], str):
+        return str(rows["average"].iloc[0])
+    return "pooled"
+
+
+def _with_display_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows plus the derived columns the layouts name."""
+    import numpy as np
+
+    average = row_average(rows)
     table = rows.assign(
-        nll_test_ci95=(rows["nll_test_ci_high"] - rows["nll_test_ci_low"]) / 2,
         runs=[
             f"{int(n)}/{int(total)}"
             for n, total in zip(rows["n_runs"], rows["n_total"], strict=True)
         ],
+        train_nll=rows[nll_field("train", average)],
+        valid_nll=rows[nll_field("valid", average)],
     )
+    delta = "delta_" + nll_field("test", average)
+    table["delta_test"] = table[delta] if delta in table.columns else np.nan
+    for name in AVERAGES:
+        test = nll_field("test", name)
+        half = (table[f"{test}_ci_high"] - table[f"{test}_ci_low"]) / 2
+        table[f"{test}_ci95"] = half
+        table[f"test_{name}"] = [
+            _with_interval(mean, width) for mean, width in zip(table[test], half, strict=True)
+        ]
+    return table
+
+
+def _with_interval(mean: Any, half: Any) -> Any:
+    """`8.539 ± 0.013`, `8.525` without an interval (one seed), NaN without a mean."""
+    if _missing(mean):
+        return math.nan
+    return f"{mean:.3f}" if _missing(half) else f"{mean:.3f} ± {half:.3f}"
+
+
+def _present(table: pd.DataFrame, column: str) -> bool:
+    return column in table.columns and not (column in OPTIONAL_COLUMNS and _empty(table[column]))
+
+
+def display_table(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted cells of every column (markdown, latex, `--wide`); optional
+    columns appear only when some row has a value."""
+    table = _with_display_columns(rows)
+    renames = SEQMEAN_HEADERS if row_average(rows) == "seqmean" else {}
     layout = [
-        (column, header, render)
+        (column, renames.get(column, header), render)
         for column, header, render in DISPLAY_COLUMNS
-        if column in table.columns and not (column in OPTIONAL_COLUMNS and _empty(table[column]))
+        if _present(table, column)
     ]
     headers = [header for _, header, _ in layout]
     cells = [[render(row[column]) for column, _, render in layout] for _, row in table.iterrows()]
     return headers, cells
+
+
+def compact_table(rows: pd.DataFrame) -> tuple[list[str], list[list[str]], list[int]]:
+    """Headers, cells and drop ranks of the terminal's first view (COMPACT_COLUMNS): test NLL with
+    its interval under both averages, the paper's value and the difference, size and time."""
+    formats = dict((column, render) for column, _, render in DISPLAY_COLUMNS)
+    formats.update(test_pooled=_text, test_seqmean=_text, params_recurrent=_number("{:,.0f}"))
+    table = _with_display_columns(rows)
+    renames = {"delta_test": "Δ piece test"} if row_average(rows) == "seqmean" else {}
+    layout = [entry for entry in COMPACT_COLUMNS if _present(table, entry[0])]
+    headers = [renames.get(column, header) for column, header, _ in layout]
+    cells = [
+        [formats[column](row[column]) for column, _, _ in layout] for _, row in table.iterrows()
+    ]
+    return headers, cells, [rank for _, _, rank in layout]
 
 
 def to_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
@@ -162,11 +242,15 @@ RENDERERS: dict[str, Callable[[pd.DataFrame], str]] = {
 }
 
 
-PAIR_HEADERS = ["dataset", "variant", "A − B", "difference", "95% interval", "p", "sequences"]
+PAIR_HEADERS = ["dataset", "variant", "A − B", "difference", "95% interval", "p", "pieces"]
 
 
 def pairs_display(pairs: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the paired-bootstrap table (difference: pooled test NLL, A minus B)."""
+    """Headers and cells of the paired-bootstrap table (difference: test NLL, A minus B, under the
+    pairs' average: the header says `piece difference` for the per-piece mean)."""
+    headers = list(PAIR_HEADERS)
+    if row_average(pairs) == "seqmean":
+        headers[headers.index("difference")] = "piece difference"
     cells = [
         [
             str(pair["dataset"]),
@@ -179,7 +263,7 @@ def pairs_display(pairs: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         ]
         for _, pair in pairs.iterrows()
     ]
-    return list(PAIR_HEADERS), cells
+    return headers, cells
 
 
 def to_json_with_pairs(rows: pd.DataFrame, pairs: pd.DataFrame) -> str:

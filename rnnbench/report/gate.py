@@ -3,6 +3,12 @@
 Test NLL may be worse than the baseline's by at most `nll_tolerance` nats per frame (absolute).
 Throughput (training frames/s) may be lower by at most `speed_tolerance` (a fraction of the
 baseline's); it is compared only when both sides ran on the same machine (equal fingerprints).
+
+Like is compared with like: each baseline row records its protocol (the chosen runs' config less
+the seed, report.load; `protocol_hash` is its short hash). Runs of a cell whose protocol differs
+from the baseline's are refused as a whole (ProtocolMismatchError, exit 2, naming the fields that
+differ) rather than gated: a 10-epoch run is not a regression of a 12-epoch one. Baselines written
+before protocols were recorded are gated as before, without the check.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 from rnnbench import __version__
 from rnnbench.errors import UsageError
 from rnnbench.io import atomic_write_json
-from rnnbench.report.formats import to_records
+from rnnbench.records import nll_field
+from rnnbench.report.formats import row_average, to_records
+from rnnbench.report.load import protocol_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,8 +81,20 @@ def _joined(values: Any) -> str:
     return ",".join(sorted(parts))
 
 
-def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -> None:
-    """Write the baseline atomically: schema, time, fingerprint and every aggregated row."""
+def save_baseline(
+    path: Path,
+    rows: pd.DataFrame,
+    fingerprint: dict[str, Any],
+    protocols: dict[Key, str] | None = None,
+) -> None:
+    """Write the baseline atomically: schema, time, fingerprint and every aggregated row, each
+    with its protocol (`protocols`: JSON text per cell, Selection.protocol) where given."""
+    records = to_records(rows.drop(columns=list(LOCAL_COLUMNS), errors="ignore"))
+    for record in records:
+        protocol = (protocols or {}).get(_key(record))
+        if protocol is not None:
+            record["protocol"] = json.loads(protocol)
+            record["protocol_hash"] = protocol_hash(record["protocol"])
     atomic_write_json(
         path,
         {
@@ -82,7 +102,7 @@ def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "rnnbench_version": __version__,
             "fingerprint": fingerprint,
-            "rows": to_records(rows.drop(columns=list(LOCAL_COLUMNS), errors="ignore")),
+            "rows": records,
         },
     )
 
@@ -91,6 +111,11 @@ def save_baseline(path: Path, rows: pd.DataFrame, fingerprint: dict[str, Any]) -
 class Baseline:
     fingerprint: dict[str, Any]
     rows: dict[Key, dict[str, Any]]
+    path: Path | None = None  # the file it was read from, named in errors
+
+
+class ProtocolMismatchError(UsageError):
+    """The runs gated were made under another protocol than the baseline's rows (exit 2)."""
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -105,7 +130,8 @@ def load_baseline(path: Path) -> Baseline:
         raise UsageError(f"{path}: not an rnnbench baseline (expected schema '{BASELINE_SCHEMA}')")
     if not isinstance(data.get("fingerprint"), dict) or not isinstance(data.get("rows"), list):
         raise UsageError(f"{path}: invalid baseline (needs 'fingerprint' object and 'rows' list)")
-    return Baseline(fingerprint=data["fingerprint"], rows=_baseline_rows(path, data["rows"]))
+    rows = _baseline_rows(path, data["rows"])
+    return Baseline(fingerprint=data["fingerprint"], rows=rows, path=path)
 
 
 def _baseline_rows(path: Path, listed: list[Any]) -> dict[Key, dict[str, Any]]:
@@ -138,9 +164,17 @@ def _row_problem(row: dict[str, Any]) -> str:
     """Why a baseline row cannot be gated against, or ''. Each gated field must be a finite number
     (throughput > 0); null only in a row of a group with no finished run (n_runs 0), which is how
     save_baseline writes such a row. A non-number must not turn into a comparison that never fails.
+    A recorded protocol must be an object.
     """
+    if "protocol" in row and not isinstance(row["protocol"], dict):
+        return f"protocol must be an object, got {_shown(row['protocol'])}"
+    return _gated_problem(row, GATED_FIELDS)
+
+
+def _gated_problem(row: dict[str, Any], fields: tuple[str, ...]) -> str:
+    """Why a baseline row's gated fields cannot be gated against, or '' (see _row_problem)."""
     no_finished_run = _is_number(row.get("n_runs")) and row["n_runs"] == 0
-    for name in GATED_FIELDS:
+    for name in fields:
         if name not in row:
             return f"{name} missing"
         value = row[name]
@@ -179,6 +213,7 @@ class GateResult:
     passed: list[str] = field(default_factory=list)  # one line per cell that holds
     speed_compared: bool = False
     speed_note: str = ""
+    protocol_note: str = ""  # whether the protocols were checked
 
     @property
     def ok(self) -> bool:
@@ -209,11 +244,18 @@ def check_against(
     fingerprint: dict[str, Any],
     nll_tolerance: float = NLL_TOLERANCE,
     speed_tolerance: float = SPEED_TOLERANCE,
+    *,
+    protocols: dict[Key, str] | None = None,
 ) -> GateResult:
-    """Compare aggregated rows with the baseline, cell by cell."""
+    """Compare aggregated rows with the baseline, cell by cell, on the test NLL of the rows'
+    average (aggregate's `average`). `protocols` (JSON text per cell, Selection.protocol) are
+    checked against the baseline's first: ProtocolMismatchError where they differ."""
     check_tolerances(nll_tolerance, speed_tolerance)
+    nll_name = nll_field("test", row_average(rows))
+    _check_gated_field(baseline, nll_name)
     differences = fingerprint_difference(baseline.fingerprint, fingerprint)
     result = GateResult(speed_compared=not differences)
+    result.protocol_note = check_protocols(baseline, protocols or {})
     result.speed_note = (
         "same machine fingerprint: throughput compared"
         if not differences
@@ -223,10 +265,54 @@ def check_against(
     result.missing_current = sorted(set(baseline.rows) - set(current))
     result.missing_baseline = sorted(set(current) - set(baseline.rows))
     for key in sorted(set(current) & set(baseline.rows)):
-        _check_cell(
-            key, (baseline.rows[key], current[key]), (nll_tolerance, speed_tolerance), result
-        )
+        sides = (baseline.rows[key], current[key])
+        _check_cell(key, sides, (nll_tolerance, speed_tolerance), result, nll_name)
     return result
+
+
+def _check_gated_field(baseline: Baseline, nll_name: str) -> None:
+    """A UsageError when the baseline's rows cannot be gated on `nll_name` (the per-piece NLL in
+    a baseline written before it was recorded)."""
+    for key, row in baseline.rows.items():
+        problem = _gated_problem(row, (nll_name,))
+        if problem:
+            raise UsageError(
+                f"{baseline.path or 'baseline'}: cannot gate {key_name(key)} on {nll_name}"
+                f" ({problem}); gate with --average pooled, or rewrite the baseline"
+            )
+
+
+def check_protocols(baseline: Baseline, protocols: dict[Key, str]) -> str:
+    """A note on what was checked; ProtocolMismatchError, one line naming the cells and the
+    fields that differ, when a cell's runs were made under another protocol than its baseline
+    row records. Rows without a recorded protocol (older baselines) are not checked."""
+    recorded = {key: row["protocol"] for key, row in baseline.rows.items() if "protocol" in row}
+    if not recorded:
+        return "the baseline records no protocols (written before they were): not checked"
+    differing: dict[Key, list[str]] = {}
+    for key in sorted(set(recorded) & set(protocols)):
+        fields = protocol_difference(recorded[key], json.loads(protocols[key]))
+        if fields:
+            differing[key] = fields
+    if differing:
+        cells = ", ".join(key_name(key) for key in differing)
+        described = sorted({field for found in differing.values() for field in found})
+        raise ProtocolMismatchError(
+            f"{baseline.path or 'baseline'}: the runs of {cells} were made under another protocol"
+            f" than the baseline's ({'; '.join(described)}); gate runs of the baseline's"
+            " configs, or rewrite the baseline with --save-baseline"
+        )
+    return "same protocol as the baseline"
+
+
+def protocol_difference(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The protocol fields that differ, as 'name: baseline -> current' ('-': absent)."""
+    names = sorted(set(baseline) | set(current))
+    return [
+        f"{name}: {_shown(baseline.get(name, '-'))} -> {_shown(current.get(name, '-'))}"
+        for name in names
+        if baseline.get(name) != current.get(name)
+    ]
 
 
 def _check_cell(
@@ -234,12 +320,13 @@ def _check_cell(
     sides: tuple[dict[str, Any], dict[str, Any]],
     tolerances: tuple[float, float],
     result: GateResult,
+    nll_name: str,
 ) -> None:
     """Append this cell's regressions (or its passing line) to the result."""
     (before, now), (nll_tolerance, speed_tolerance) = sides, tolerances
     name = key_name(key)
     failures = []
-    nll_before, nll_now = _number(before.get("nll_test")), _number(now.get("nll_test"))
+    nll_before, nll_now = _number(before.get(nll_name)), _number(now.get(nll_name))
     if math.isnan(nll_now) and not math.isnan(nll_before):
         failures.append(f"{name}: no finite test NLL (baseline {nll_before:.4f}); diverged?")
     elif nll_now > nll_before + nll_tolerance:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,22 +21,29 @@ from rnnbench.config import (
 )
 from rnnbench.errors import ConfigError, UsageError
 from rnnbench.records import (
+    AVERAGES,
     CONFIG_FILE,
     HISTORY_COLUMNS,
     HISTORY_FILE,
     METRICS_FILE,
     PER_SEQUENCE_COLUMNS,
     PER_SEQUENCE_FILE,
+    SPLITS,
     RecordError,
     RunMetrics,
+    nll_field,
     read_metrics,
+    sequence_mean,
 )
+from rnnbench.sweep.state import RUNS_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
 
 RUN_DIR_COLUMN = "run_dir"
 SETTING_KEY_COLUMN = "setting_key"  # runs with equal keys differ at most in seed
+SOURCE_COLUMN = "source"  # the results dir a run was written into (`run_source`)
+PROTOCOL_COLUMN = "protocol"  # JSON of the flattened config less seed (`_config_fields`)
 METRIC_COLUMNS = tuple(RunMetrics.model_fields)
 # Fields of metrics.json that place a run without config.yaml in a family, with their config
 # paths: such a family is compared with others on these fields only.
@@ -48,8 +57,10 @@ METRIC_SETTING_FIELDS = (*METRIC_CONFIG_PATHS, "lr")
 NO_CONFIG_MARK = "_no_config"  # family key of runs whose setting comes from metrics.json
 # Config fields that do not change what a run learns: runs differing only here are one setting.
 CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every"))
-# Also left out of a run's family: the fields a learning-rate search varies or a row already names.
-FAMILY_IGNORED = (("optim", "lr"), ("model", "variant"), ("train", "num_threads"))
+# Also left out of a run's protocol (what the gate compares): torch threads change the speed only.
+PROTOCOL_IGNORED = (("train", "num_threads"),)
+# And out of a run's family: the fields a learning-rate search varies or a row already names.
+FAMILY_IGNORED = (("optim", "lr"), ("model", "variant"))
 FAMILY_COLUMN = "_family"
 REPEATS_ATTR = "repeated_runs"  # DataFrame.attrs key: (dropped, kept) run dirs of one config
 # history.csv columns that may be empty: nll_train skips epochs when train.eval_train_every > 1.
@@ -93,7 +104,9 @@ def _walk_runs(root: Path) -> set[Path]:
 
 
 def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
-    """One row per run: every RunMetrics field plus `run_dir`. UsageError when no run is found."""
+    """One row per run: every RunMetrics field (the per-piece NLLs computed from per_sequence.csv
+    where metrics.json predates them), plus run_dir, source, protocol, setting_key and
+    num_threads. UsageError when no run is found."""
     import pandas as pd
 
     paths = list(paths)
@@ -106,21 +119,110 @@ def load_runs(paths: Iterable[Path]) -> pd.DataFrame:
     for run_dir in run_dirs:
         metrics = read_metrics(run_dir)
         _check_same_data(digests, metrics, run_dir)
-        row = {name: getattr(metrics, name) for name in METRIC_COLUMNS}
-        row.update(_config_fields(run_dir, row))
-        threads = (metrics.model_extra or {}).get(
-            "num_threads"
-        )  # torch threads the run really used
-        if isinstance(threads, int):
-            row["num_threads"] = threads
-        row[RUN_DIR_COLUMN] = str(run_dir)
-        records.append(row)
+        records.append(_run_row(run_dir, metrics))
     frame = _drop_repeats(pd.DataFrame.from_records(records))
-    for column in ("nll_train", "nll_valid", "nll_test", "frame_acc_test"):
+    numeric = [nll_field(split, average) for split in SPLITS for average in AVERAGES]
+    for column in (*numeric, "frame_acc_test"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     labelled = _label_families(frame).drop(columns=FAMILY_COLUMN)
     labelled.attrs[REPEATS_ATTR] = frame.attrs.get(REPEATS_ATTR, [])
     return labelled
+
+
+def _run_row(run_dir: Path, metrics: RunMetrics) -> dict[str, Any]:
+    """One run's row of load_runs."""
+    row = {name: getattr(metrics, name) for name in METRIC_COLUMNS}
+    row.update(_sequence_means(run_dir, row))
+    row.update(_config_fields(run_dir, row))
+    threads = (metrics.model_extra or {}).get("num_threads")  # torch threads the run really used
+    if isinstance(threads, int):
+        row["num_threads"] = threads
+    row[RUN_DIR_COLUMN] = str(run_dir)
+    row[SOURCE_COLUMN] = run_source(run_dir)
+    return row
+
+
+def run_source(run_dir: Path) -> str:
+    """Where a run comes from: the results dir it was written into, i.e. the folder holding the
+    run dir, or that folder's parent when it is a `runs` folder (sweeps, reproduce and
+    `train --results-dir DIR` write DIR/runs/<id>). Relative to the working directory when below
+    it. Runs of different sources are never pooled into one row (see _label_families)."""
+    holder = run_dir.parent
+    if holder.name == RUNS_DIR:
+        holder = holder.parent
+    try:
+        return str(holder.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(holder)
+
+
+def _sequence_means(run_dir: Path, row: dict[str, Any]) -> dict[str, float]:
+    """The per-piece NLL fields metrics.json lacks (records written before they existed, null
+    where the run has no result), computed from per_sequence.csv; {} when it has them all."""
+    missing = {split: nll_field(split, "seqmean") for split in SPLITS}
+    missing = {split: name for split, name in missing.items() if row[name] is None}
+    if not missing:
+        return {}
+    means = read_sequence_means(run_dir)
+    return {name: means[split] for split, name in missing.items()}
+
+
+def read_sequence_means(run_dir: Path) -> dict[str, float]:
+    """The per-piece mean NLL of each split (records.sequence_mean) from per_sequence.csv; NaN
+    for a split without rows, and for every split of a run without the file (no result). Every
+    row is checked like read_per_sequence's, but frames may be 0 (a one-frame piece predicts
+    none) and nll_sum NaN (a run whose evaluation gave NaN: its mean is NaN, as its pooled NLL)."""
+    path = run_dir / PER_SEQUENCE_FILE
+    if not path.is_file():
+        return dict.fromkeys(SPLITS, math.nan)
+    pieces = _plain_pieces(path)
+    if pieces is not None:
+        return {split: sequence_mean(pieces.get(split, [])) for split in SPLITS}
+    return _checked_sequence_means(path)
+
+
+def _plain_pieces(path: Path) -> dict[str, list[tuple[int, float]]] | None:
+    """(frames, nll_sum) per split of a per_sequence.csv as the trainer writes it, read fast;
+    None at anything else (another column order, a doubtful value), which the checked reader
+    then reads or names: this path only saves time, it accepts nothing that one refuses."""
+    pieces: dict[str, list[tuple[int, float]]] = {}
+    seen: set[tuple[str, int]] = set()
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            if next(reader, None) != list(PER_SEQUENCE_COLUMNS):
+                return None
+            for split, index, frames, nll_sum in reader:
+                if any("_" in field or field != field.strip() for field in (index, frames)):
+                    return None  # int() accepts 1_000 and ' 4'; the checked reader may not
+                key, count, value = (split, int(index)), int(frames), float(nll_sum)
+                plain = "_" not in nll_sum and nll_sum == nll_sum.strip()
+                if key[1] < 0 or count < 0 or not (plain and 0 <= value < math.inf) or key in seen:
+                    return None
+                seen.add(key)
+                pieces.setdefault(split, []).append((count, value))
+    except (OSError, ValueError, csv.Error):  # ValueError: a field count, a number, UTF-8
+        return None
+    return pieces
+
+
+def _checked_sequence_means(path: Path) -> dict[str, float]:
+    """read_sequence_means through the checked CSV reader: a RecordError names the line."""
+    table = _read_csv(path, PER_SEQUENCE_COLUMNS)
+    table["index"] = _numbers(path, table, "index", whole=True, minimum=0)
+    frames = _numbers(path, table, "frames", whole=True, minimum=0)
+    nll_sum = _numbers(path, table, "nll_sum", allow_empty=True, minimum=0)  # NaN: evaluated NaN
+    repeated = table.duplicated(["split", "index"])
+    if repeated.any():
+        first = table[repeated].iloc[0]
+        raise RecordError(
+            f"{path}: duplicate sequence index {int(first['index'])} in split '{first['split']}'"
+        )
+    pieces = {split: table["split"] == split for split in SPLITS}
+    return {
+        split: sequence_mean(zip(frames[rows], nll_sum[rows], strict=True))
+        for split, rows in pieces.items()
+    }
 
 
 def _check_same_data(
@@ -140,13 +242,15 @@ def _check_same_data(
 
 
 def _drop_repeats(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per config hash: two records of the same config (seed included), e.g. a run copied
-    into two results folders, are one run; counting both would fake a seed. The first run dir in
-    sorted path order is kept; `frame.attrs[REPEATS_ATTR]` lists (dropped, kept) run dirs."""
-    repeated = frame["config_hash"].duplicated(keep="first")
-    kept = frame.loc[~repeated].set_index("config_hash")[RUN_DIR_COLUMN]
+    """One row per config hash and source: two records of the same config (seed included) in one
+    results dir, e.g. a run copied into two of its folders, are one run; counting both would fake
+    a seed. The first run dir in sorted path order is kept; `frame.attrs[REPEATS_ATTR]` lists
+    (dropped, kept) run dirs. A copy in another source stays: sources are never pooled."""
+    keys = ["config_hash", SOURCE_COLUMN]
+    repeated = frame.duplicated(keys, keep="first")
+    kept = frame.loc[~repeated].set_index(keys)[RUN_DIR_COLUMN]
     pairs = [
-        (str(row[RUN_DIR_COLUMN]), str(kept[row["config_hash"]]))
+        (str(row[RUN_DIR_COLUMN]), str(kept[(row["config_hash"], row[SOURCE_COLUMN])]))
         for _, row in frame.loc[repeated].iterrows()
     ]
     result = frame.loc[~repeated].reset_index(drop=True)
@@ -155,10 +259,12 @@ def _drop_repeats(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label_families(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep ablations out of the learning-rate search: where runs of one (dataset, cell, variant)
-    differ in more than lr and seed (e.g. a batch-size ablation beside the paper's sweep), each
-    other family's `variant` gets the difference appended, e.g. `paper, train.batch_size=1`, so it
-    becomes a row of its own and is never chosen as the paper setting's best learning rate.
+    """A protocol is a unit: runs of one (dataset, cell, variant) are pooled, and a learning rate
+    chosen among them, only when they share the config (all but lr and seed) and the source (the
+    results dir, `run_source`). Every other family gets the difference appended to its `variant`,
+    e.g. `paper, train.batch_size=1`, so it becomes a row of its own and is never chosen as the
+    paper setting's best learning rate; `source=DIR` is added where the config alone does not tell
+    two rows apart (a folder of extra learning rates, or a user's run, beside a search).
 
     The reference family, which keeps the plain variant, is the one with the most learning rates
     (the protocol's search), then the most runs, then the fewest settings off the schema's
@@ -166,24 +272,37 @@ def _label_families(frame: pd.DataFrame) -> pd.DataFrame:
     """
     frame = frame.copy()
     defaults = schema_defaults()
+    keys = [FAMILY_COLUMN, SOURCE_COLUMN]
     for (_, _, variant), group in frame.groupby(["dataset", "cell", "variant"], sort=False):
-        families = group.groupby(FAMILY_COLUMN, sort=True).agg(
-            lrs=("lr", "nunique"), runs=("lr", "size")
-        )
+        families = group.groupby(keys, sort=True).agg(lrs=("lr", "nunique"), runs=("lr", "size"))
         if len(families) < 2:
             continue
         families["off_default"] = [
-            _off_default(json.loads(str(family)), defaults) for family in families.index
+            _off_default(json.loads(str(family)), defaults) for family, _ in families.index
         ]
         ranked = families.sort_values(
             ["lrs", "runs", "off_default"], ascending=[False, False, True], kind="stable"
         )
-        reference = json.loads(str(ranked.index[0]))
-        for family in ranked.index[1:]:
-            label = _difference(json.loads(str(family)), reference)
-            rows = group.index[group[FAMILY_COLUMN] == family]
+        labels = _family_labels([(str(f), str(source)) for f, source in ranked.index])
+        for (family, source), label in labels.items():
+            rows = group.index[(group[FAMILY_COLUMN] == family) & (group[SOURCE_COLUMN] == source)]
             frame.loc[rows, "variant"] = f"{variant}, {label}"
     return frame
+
+
+def _family_labels(ranked: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """What each (family, source) but the first (the reference) adds to its variant: its config
+    difference from the reference, plus its source where that difference is empty or shared."""
+    reference = json.loads(ranked[0][0])
+    differences = {key: _difference(json.loads(key[0]), reference) for key in ranked[1:]}
+    counts = Counter(differences.values())
+    labels: dict[tuple[str, str], str] = {}
+    for (family, source), difference in differences.items():
+        parts = [difference] if difference else []
+        if not difference or counts[difference] > 1:
+            parts.append(f"source={source}")
+        labels[(family, source)] = ", ".join(parts)
+    return labels
 
 
 def _off_default(family: dict[str, Any], defaults: dict[str, Any]) -> int:
@@ -239,15 +358,36 @@ def _config_fields(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
         identity = {name: metrics[name] for name in METRIC_SETTING_FIELDS}
     text = json.dumps(identity, sort_keys=True, default=str)
     fields[SETTING_KEY_COLUMN] = hashlib.sha256(text.encode()).hexdigest()[:16]
-    if config:
-        family = _flatten(identity)
-        for path in FAMILY_IGNORED:
-            family.pop(".".join(path), None)
-    else:
-        family = {path: metrics[name] for name, path in METRIC_CONFIG_PATHS.items()}
-        family[NO_CONFIG_MARK] = True
+    protocol = _protocol(identity) if config else _bare_protocol(metrics)
+    fields[PROTOCOL_COLUMN] = json.dumps(protocol, sort_keys=True, default=str)
+    family = {key: value for key, value in protocol.items() if key not in FAMILY_KEYS}
     fields[FAMILY_COLUMN] = json.dumps(family, sort_keys=True, default=str)
     return fields
+
+
+FAMILY_KEYS = frozenset(".".join(path) for path in FAMILY_IGNORED)
+
+
+def _protocol(identity: dict[str, Any]) -> dict[str, Any]:
+    """A run's protocol: its config (less CONFIG_IGNORED) flattened to `a.b` keys, less
+    PROTOCOL_IGNORED; the learning rate included."""
+    protocol = _flatten(identity)
+    for path in PROTOCOL_IGNORED:
+        protocol.pop(".".join(path), None)
+    return protocol
+
+
+def _bare_protocol(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The protocol of a run without config.yaml: what metrics.json records of its config."""
+    protocol = {path: metrics[name] for name, path in METRIC_CONFIG_PATHS.items()}
+    protocol.update({"optim.lr": metrics["lr"], NO_CONFIG_MARK: True})
+    return protocol
+
+
+def protocol_hash(protocol: dict[str, Any]) -> str:
+    """A short stable hash of a protocol (the config hash less the seed, as the gate records it)."""
+    text = json.dumps(protocol, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Paired comparisons between the cells of one dataset from per-sequence test NLLs (`--stats`)."""
+"""Paired comparisons between the cells of one dataset from per-sequence test NLLs (`--stats`),
+under the aggregate's average: the pooled NLL (sequences weighted by their frames) or the
+per-piece mean (each sequence's NLL per frame, weighted equally)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PAIR_COLUMNS = (
-    "dataset", "variant", "cell_a", "cell_b", "difference", "ci_low", "ci_high", "p_value",
-    "n_sequences", "n_seeds_a", "n_seeds_b", "n_resamples",
+    "dataset", "variant", "average", "cell_a", "cell_b", "difference", "ci_low", "ci_high",
+    "p_value", "n_sequences", "n_seeds_a", "n_seeds_b", "n_resamples",
 )  # fmt: skip
 
 
@@ -52,11 +54,14 @@ def cell_pairs(
         seeds = {key[1]: len(sel.chosen_runs) for key, sel in selections.items()}
         for cells in itertools.combinations(sorted(tables, key=_pair_rank), 2):
             try:
-                record = _pair_record(cells, tables, sources, n_resamples=n_resamples, seed=seed)
+                record = _pair_record(
+                    cells, tables, sources, aggregate.average, n_resamples=n_resamples, seed=seed
+                )
             except RecordError as exc:
                 raise RecordError(f"{dataset} ({variant}): {exc}") from exc
             seed_counts = {"n_seeds_a": seeds[cells[0]], "n_seeds_b": seeds[cells[1]]}
-            records.append({"dataset": dataset, "variant": variant, **record, **seed_counts})
+            names = {"dataset": dataset, "variant": variant, "average": aggregate.average}
+            records.append({**names, **record, **seed_counts})
     return pd.DataFrame.from_records(records, columns=list(PAIR_COLUMNS))
 
 
@@ -93,6 +98,7 @@ def _pair_record(
     cells: tuple[str, str],
     tables: dict[str, pd.DataFrame],
     sources: dict[str, str],
+    average: str,
     *,
     n_resamples: int,
     seed: int,
@@ -104,12 +110,21 @@ def _pair_record(
             f"{cells[0]} ({sources[cells[0]]}) and {cells[1]} ({sources[cells[1]]})"
             f" were tested on different sequences ({difference})"
         )
-    result = paired_bootstrap(
-        table_a["nll_sum"], table_b["nll_sum"], table_a["frames"], n_resamples, seed
-    )
+    result = paired_bootstrap(*_bootstrap_inputs(table_a, table_b, average), n_resamples, seed)
     return {
         "cell_a": cells[0], "cell_b": cells[1],
         "difference": result.difference, "ci_low": result.ci_low, "ci_high": result.ci_high,
         "p_value": result.p_value, "n_sequences": result.n_sequences,
         "n_resamples": result.n_resamples,
     }  # fmt: skip
+
+
+def _bootstrap_inputs(
+    table_a: pd.DataFrame, table_b: pd.DataFrame, average: str
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """paired_bootstrap's (nll_a, nll_b, weights): per-sequence sums weighted by frames (pooled),
+    or per-sequence NLL per frame with weight 1 each (the per-piece mean)."""
+    if average == "pooled":
+        return table_a["nll_sum"], table_b["nll_sum"], table_a["frames"]
+    frames = table_a["frames"]
+    return table_a["nll_sum"] / frames, table_b["nll_sum"] / frames, frames * 0 + 1

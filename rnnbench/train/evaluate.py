@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional
 
 from rnnbench.models import SequenceModel
+from rnnbench.records import sequence_mean
 from rnnbench.train.batching import Batch, eval_buckets, make_batch
 
 
@@ -35,6 +36,7 @@ class SplitResult:
     frame_accuracy: float  # TP / (TP + FP + FN) at threshold 0.5
     frames: int
     per_sequence: list[tuple[int, int, float]] = field(default_factory=list)  # (index, frames, nll)
+    nll_seqmean: float = float("nan")  # mean over the split's pieces of each one's NLL per frame
 
 
 @torch.inference_mode()
@@ -75,4 +77,5 @@ def evaluate(
         frame_accuracy=true_positive / hits if hits else 0.0,
         frames=total_frames,
         per_sequence=rows,
+        nll_seqmean=sequence_mean((frames, nll_sum) for _, frames, nll_sum in rows),
     )

@@ -9,8 +9,8 @@ import torch
 
 from rnnbench.config import Config
 from rnnbench.errors import ConfigError, TrainingError
+from rnnbench.records import SPLITS
 
-SPLITS = ("train", "valid", "test")
 Splits = dict[str, list[np.ndarray]]
 
 

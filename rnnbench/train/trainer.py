@@ -20,6 +20,7 @@ from rnnbench.records import (
     CHECKPOINT_FILE,
     FINISHED_STATUSES,
     METRICS_FILE,
+    SPLITS,
     CellOrigin,
     RecordError,
     RunMetrics,
@@ -32,7 +33,7 @@ from rnnbench.train.checkpoint import BadEntryError
 from rnnbench.train.evaluate import SplitResult, evaluate
 from rnnbench.train.optimizers import epoch_lr, gradient_clip, set_lr
 from rnnbench.train.progress import Progress, ProgressCallback
-from rnnbench.train.setup import SPLITS, Splits, configure_torch, limit_splits, load_splits
+from rnnbench.train.setup import Splits, configure_torch, limit_splits, load_splits
 from rnnbench.train.state import RunState, fresh_state, from_checkpoint, to_checkpoint
 from rnnbench.train.step import training_step
 
@@ -305,6 +306,9 @@ def _metrics(  # noqa: PLR0917
         nll_train=split_value("train", "nll"),
         nll_valid=split_value("valid", "nll", best if math.isfinite(best) else None),
         nll_test=split_value("test", "nll"),
+        nll_train_seqmean=split_value("train", "nll_seqmean"),
+        nll_valid_seqmean=split_value("valid", "nll_seqmean"),
+        nll_test_seqmean=split_value("test", "nll_seqmean"),
         frame_acc_test=split_value("test", "frame_accuracy"),
         wall_time_s=round(progression.wall_time_s, 3),
         frames_per_s=progression.train_frames / max(progression.train_time_s, 1e-9),

@@ -187,17 +187,39 @@ def test_runs_without_config_are_still_compared(make_run: MakeRun, tmp_path: Pat
     ]
 
 
-def test_a_run_copied_into_two_folders_is_counted_once(make_run: MakeRun, tmp_path: Path) -> None:
-    """The same config (same hash, seed included) found twice is one run, not two seeds."""
+def test_a_run_copied_within_one_results_dir_is_counted_once(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """The same config (same hash, seed included) found twice in one source is one run, not two
+    seeds."""
     import shutil
 
     runs = three_cells(make_run)
-    copy = tmp_path / "elsewhere" / "gru-copy"
+    copy = tmp_path / "runs" / "gru-copy"
     shutil.copytree(runs["gru"], copy)
+    code, stdout, stderr = run_compare(tmp_path / "runs", "--format", "json")
+    assert code == 0, stderr
+    gru = [row for row in json.loads(stdout) if row["cell"] == "gru"]
+    assert len(gru) == 1 and gru[0]["n_runs"] == 1 and gru[0]["n_total"] == 1
+    assert "note: 1 run record(s) repeat another's config" in stderr
+    assert str(copy) in stderr or str(runs["gru"]) in stderr
+
+
+def test_a_run_copied_into_another_results_dir_is_a_row_of_its_own(
+    make_run: MakeRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy in another source is neither pooled with the original nor dropped: each source's
+    rows stay as they are, and the copy's row names its source."""
+    import shutil
+
+    runs = three_cells(make_run)
+    shutil.copytree(runs["gru"], tmp_path / "elsewhere" / "runs" / runs["gru"].name)
+    monkeypatch.chdir(tmp_path)  # sources are named relative to the working directory
     code, stdout, stderr = run_compare(
         tmp_path / "runs", tmp_path / "elsewhere", "--format", "json"
     )
     assert code == 0, stderr
-    gru = next(row for row in json.loads(stdout) if row["cell"] == "gru")
-    assert gru["n_runs"] == 1 and gru["n_total"] == 1
-    assert "note: 1 run record(s) repeat another's config" in stderr and str(copy) in stderr
+    gru = {row["variant"]: row for row in json.loads(stdout) if row["cell"] == "gru"}
+    assert set(gru) == {"paper", "paper, source=elsewhere"}
+    assert all(row["n_runs"] == 1 and row["n_total"] == 1 for row in gru.values())
+    assert "repeat another's config" not in stderr

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerate the committed tables from the run records under results/ (run it after committing
+# finished runs, then commit the tables with them). Each line is one table; the same lines are
+# what tests/report/test_committed_results.py runs on a copy of the git-tracked records, failing
+# when a committed table differs from what they print.
+#
+#   results/tables.sh            # from anywhere; writes results/table2.md, table2-batch1.md, ablations.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rnnbench compare results/paper --paper --stats --format markdown --output results/table2.md
+rnnbench compare results/paper-batch1 --paper --stats --format markdown --output results/table2-batch1.md
+rnnbench compare results/paper results/ablations --paper --format markdown --output results/ablations.md
