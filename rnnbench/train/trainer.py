@@ -30,7 +30,14 @@ from rnnbench.train.checkpoint import BadEntryError
 from rnnbench.train.evaluate import SplitResult, evaluate, training_loss
 from rnnbench.train.optimizers import epoch_lr, gradient_clip, set_lr
 from rnnbench.train.progress import Progress, ProgressCallback
-from rnnbench.train.setup import SPLITS, Splits, configure_torch, limit_splits, load_splits
+from rnnbench.train.setup import (
+    SPLITS,
+    Splits,
+    configure_torch,
+    limit_splits,
+    load_splits,
+    warm_up,
+)
 from rnnbench.train.state import RunState, fresh_state, from_checkpoint, to_checkpoint
 
 
@@ -83,6 +90,7 @@ def train(
         f" on {device.type}"
     ):
         state = _open_run(config, run_dir, device, resume, digest)
+        warm_up(state.model, device)  # before the clock: a one-off engine build is not training
         session = Session(config, run_dir, device, data, state, progress or _ignore, digest)
         session.report(_event("start", session))
         status = _train_epochs(session)

@@ -124,11 +124,11 @@ def test_a_lock_left_by_a_killed_process_does_not_hang_the_next_load() -> None:
 
     from torch.utils.cpp_extension import _get_build_directory
 
-    from rnnbench.engine.native import _machine_tag, native
+    from rnnbench.engine.native import current_build_name, native
 
     if native() is None:
         pytest.skip("compiled kernels unavailable (no C++ compiler?)")
-    build_dir = Path(_get_build_directory(f"rnnbench_engine_{_machine_tag()}", verbose=False))
+    build_dir = Path(_get_build_directory(current_build_name(), verbose=False))
     (build_dir / "lock").touch()  # as a killed loader leaves it
     code = "from rnnbench.engine.native import native; assert native() is not None"
     finished = subprocess.run(
