@@ -123,6 +123,7 @@ def sweep(  # noqa: PLR0917
     """
     from rnnbench.sweep import SweepSpec, expand_bases
 
+    _check_ray_address(executor, ray_address)
     spec = SweepSpec(
         bases=tuple(expand_bases(config, datasets, cells)),
         trials=trials,
@@ -176,6 +177,7 @@ def reproduce(  # noqa: PLR0917
     """
     from rnnbench.sweep import reproduce_spec
 
+    _check_ray_address(executor, ray_address)
     spec = reproduce_spec(
         datasets,
         cells,
@@ -235,12 +237,10 @@ def _run(  # noqa: PLR0917
     from rnnbench.sweep.trials import MAX_SEEDS
 
     check_directory("--results-dir", results_dir)
-    if ray_address and executor_name is not ExecutorName.ray:
-        raise _usage("--ray-address needs --executor ray")
     if not 0 <= best_seeds <= MAX_SEEDS:
         raise _usage(f"--best-seeds must be between 0 and {MAX_SEEDS}, got {best_seeds}")
     trials = materialize(spec)
-    executor = make_executor(executor_name.value, workers, ray_address)  # a Ray address: probed
+    executor = make_executor(executor_name.value, workers, ray_address)
     pairs = len({(trial.dataset, trial.cell) for trial in trials})
     err.print(
         f"{len(trials)} trials over {pairs} (dataset, cell) pair(s) -> {results_dir}",
@@ -265,6 +265,18 @@ def _run(  # noqa: PLR0917
         progress = seeded.progress
         outcome = RunOutcome(outcome.done + progress.done, outcome.failed + len(progress.failed))
     return outcome
+
+
+def _check_ray_address(executor_name: ExecutorName, ray_address: str | None) -> None:
+    """First of all (before torch is imported, ~10 s on a busy machine): a Ray address that does
+    not answer is one line in seconds, not Ray's ~14-minute wait."""
+    if not ray_address:
+        return
+    if executor_name is not ExecutorName.ray:
+        raise _usage("--ray-address needs --executor ray")
+    from rnnbench.sweep.ray_executor import check_reachable
+
+    check_reachable(ray_address)
 
 
 def _run_best_seeds(

@@ -7,12 +7,15 @@ with `num_cpus` = the cores available, no dashboard, and shuts it down afterward
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
+import tempfile
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +26,8 @@ from rnnbench.sweep.worker import TrialOutcome, TrialTask, run_trial
 FORWARDED_ENV = ("RNNBENCH_DATA_DIR", "RNNBENCH_MIRROR")
 WORKER_NICENESS_ENV = "RAY_worker_niceness"  # read by the raylet when it starts
 PROBE_TIMEOUT_S = 5.0  # each of the name lookup and the TCP connect; Ray's own wait is ~14 min
+# Seconds ray.init retries a GCS that accepts connections but does not answer as Ray (Ray: 20).
+JOIN_WAIT_ENV, JOIN_WAIT_S = "RAY_gcs_server_port_wait_time_s", "5"
 
 
 def import_ray() -> Any:
@@ -91,6 +96,34 @@ def _lookup_failure(host: str, port: int) -> str | None:
     return outcome[0]
 
 
+def _join(ray: Any, address: str, options: dict[str, Any]) -> None:
+    """ray.init on an existing cluster, its failure as one line. Ray's C++ client logs a warning
+    line per retry on the file descriptor 2 itself: those go to a temporary file, kept out of the
+    terminal (and the one-line error)."""
+    os.environ.setdefault(JOIN_WAIT_ENV, JOIN_WAIT_S)
+    with tempfile.TemporaryFile() as log, _stderr_to(log.fileno()):
+        try:
+            ray.init(address=address, ignore_reinit_error=True, **options)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise RnnbenchError(
+                f"cannot join the Ray cluster at {address} ({type(exc).__name__}: {first})"
+            ) from None
+
+
+@contextlib.contextmanager
+def _stderr_to(descriptor: int) -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(descriptor, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class RayExecutor:
     name = "ray"
 
@@ -114,7 +147,7 @@ class RayExecutor:
             "logging_level": logging.WARNING,
         }
         if self.address:
-            ray.init(address=self.address, ignore_reinit_error=True, **options)
+            _join(ray, self.address, options)
         else:
             # Ray starts workers at niceness 15 by default: on a busy machine, trials then crawl
             # behind every other process. A local Ray for this sweep runs them at normal priority.
