@@ -103,8 +103,8 @@ def report_engine_build(event: BuildEvent) -> None:
     """The engine's one-off C++ build, while it happens (training waits for it, untimed)."""
     if event.stage == "start":
         err.print(
-            f"building the rnnbench engine for torch {event.torch_version} "
-            f"(one-off, ~{event.typical_s:.0f} s)...",
+            f"building the rnnbench engine for torch {event.torch_version} (one-off: about "
+            f"{event.typical_s:.0f} s on an idle core, minutes on a busy one)...",
             highlight=False,
         )
     else:

@@ -1,6 +1,6 @@
 """Optional compiled CPU loops (C++ via `torch.utils.cpp_extension.load_inline`).
 
-The first use with a torch install compiles `csrc/*.cpp` (about 20 s on 2 cores) into torch's
+The first use with a torch install compiles `csrc/*.cpp` (about 20 s on an idle core) into torch's
 extension cache (`$TORCH_EXTENSIONS_DIR`, default `~/.cache/torch_extensions`); later uses load
 the cached build in well under a second. Each torch install has its own build directory (see
 `build_name`), so virtual environments sharing the cache do not rebuild each other's. Training
@@ -45,7 +45,9 @@ FLAGS = (
     "-ffast-math",
     "-fno-finite-math-only",
 )
-TYPICAL_BUILD_S = 20.0  # measured on 2 busy cores (Xeon, g++ 12), for the message shown meanwhile
+# The build on an idle core (g++ 12), for the message shown meanwhile. Busy cores take minutes:
+# 310 s at nice 10 beside a 2-worker sweep on 2 cores.
+TYPICAL_BUILD_S = 20.0
 _state: dict[str, ModuleType | None] = {}
 
 
