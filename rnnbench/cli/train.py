@@ -93,7 +93,9 @@ def _train(
 ) -> RunMetrics:
     """Fetch the dataset if missing, then train (an engine build is said, and not timed)."""
     from rnnbench.train import train
+    from rnnbench.train.setup import run_device
 
+    run_device(config)  # a device that is not there is a config error before any download
     fetch_missing_datasets([(config.data.name, config.data.data_dir)], mirror, offline)
     with engine_builds_reported(), _ProgressView(target) as view:
         return train(config, target, resume=resume, progress=view.update)

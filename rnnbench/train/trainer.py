@@ -90,8 +90,11 @@ def train(
         f" on {device.type}"
     ):
         state = _open_run(config, run_dir, device, resume, digest)
-        warm_up(state.model, device)  # before the clock: a one-off engine build is not training
         session = Session(config, run_dir, device, data, state, progress or _ignore, digest)
+        try:
+            warm_up(state.model, device)  # before the clock: a one-off engine build is untimed
+        except KeyboardInterrupt:
+            return _finish(session, "interrupted")
         session.report(_event("start", session))
         status = _train_epochs(session)
         try:
