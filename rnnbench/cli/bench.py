@@ -36,7 +36,8 @@ def bench(
     repeats: Annotated[int, typer.Option(help="Timed training steps per implementation.")] = 15,
     warmup: Annotated[int, typer.Option(help="Untimed steps first.")] = 3,
     threads: Annotated[
-        int | None, typer.Option(help="torch intra-op threads (default: torch's own choice).")
+        int | None,
+        typer.Option(help="torch intra-op threads (default: as training, train.num_threads: 1)."),
     ] = None,
     output_format: Annotated[
         Format, typer.Option("--format", help="table or json.")
@@ -58,24 +59,27 @@ def bench(
         run_bench,
     )
     from rnnbench.cells import paper_cells
+    from rnnbench.cli._prepare import engine_builds_reported
+    from rnnbench.config import TrainConfig
 
     cell_names = parse_cells(cells if cells is not None else ",".join(paper_cells()))
     check_options(batch=batch, seq_len=seq_len, repeats=repeats, warmup=warmup, threads=threads)
     torch_device = resolve_device(device.value)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    training_default = TrainConfig.model_fields["num_threads"].default  # what runs train with
+    torch.set_num_threads(threads or training_default)
     machine = machine_info(torch_device)
     err.print(
         f"bench: {', '.join(cell_names)} at batch {batch}, {seq_len} steps on {machine['cpu']}"
     )
-    rows = run_bench(
-        cell_names,
-        batch=batch,
-        seq_len=seq_len,
-        device=torch_device,
-        repeats=repeats,
-        warmup=warmup,
-    )
+    with engine_builds_reported():
+        rows = run_bench(
+            cell_names,
+            batch=batch,
+            seq_len=seq_len,
+            device=torch_device,
+            repeats=repeats,
+            warmup=warmup,
+        )
     if output_format is Format.json:
         out.print_json(json.dumps({"machine": machine, "rows": rows_as_dicts(rows)}))
         return

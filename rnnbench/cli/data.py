@@ -8,19 +8,15 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from rnnbench.cli._common import check_tempo, err, out, print_table, report_errors
+from rnnbench.cli._prepare import MirrorOption, OfflineOption, fetch_report, labelled
 from rnnbench.errors import DataError, UsageError
-
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
-    from rnnbench.data.download import FetchEvent
 
 data_app = typer.Typer(
     name="data",
@@ -44,11 +40,6 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output for
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.add_typer(data_app, name="data")
-
-
-def _labelled(label: str, style: str, message: str) -> Text:
-    """A styled label then plain text (never parsed as markup: paths may hold brackets)."""
-    return Text.assemble((label, style), f" {message}" if message else "")
 
 
 def _plain(line: str) -> None:
@@ -85,31 +76,6 @@ def list_command(format: FormatOption = OutputFormat.table, data_dir: DataDirOpt
     print_table(table)
 
 
-class _FetchProgress:
-    """Renders fetch events as a rich progress bar on stderr, one task per attempted source."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
-
-    def __call__(self, event: FetchEvent) -> None:
-        label = f"{event.dataset}: {Path(event.location).name}"
-        if event.kind == "start":
-            self.tasks[event.location] = self.progress.add_task(label, total=event.total)
-        elif event.kind == "progress":
-            self.progress.update(self.tasks[event.location], completed=event.done)
-        elif event.kind == "failed":
-            if event.location in self.tasks:
-                self.progress.remove_task(self.tasks.pop(event.location))
-            self.progress.console.print(
-                _labelled("skipped", "yellow", f"{event.location}: {event.message}")
-            )
-        elif event.kind == "done":
-            self.progress.console.print(
-                _labelled("verified", "green", f"{event.dataset} from {event.location}")
-            )
-
-
 def _download_targets(
     names: list[str] | None, all_datasets: bool, data_dir: Path | None
 ) -> list[str]:
@@ -132,44 +98,28 @@ def download_command(
     all_datasets: Annotated[
         bool, typer.Option("--all", help="All four built-in datasets.")
     ] = False,
-    mirror: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--mirror", help="Folder or base URL holding the files (repeatable; tried first)."
-        ),
-    ] = None,
+    mirror: MirrorOption = None,
     data_dir: DataDirOption = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Use only the mirrors, never the public addresses.")
-    ] = False,
+    offline: OfflineOption = False,
     force: Annotated[
         bool, typer.Option("--force", help="Download even if a valid cache exists.")
     ] = False,
 ) -> None:
     """Download, verify (sha256 and content digest) and cache datasets, with ordered fallback."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
     from rnnbench.data import fetch
 
     targets = _download_targets(names, all_datasets, data_dir)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-    )
     failures: list[str] = []
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
-        listener = _FetchProgress(progress)
+    with fetch_report() as report:
         for name in targets:
             try:
                 path = fetch(
-                    name, data_dir, mirror, offline=offline or None, force=force, progress=listener
+                    name, data_dir, mirror, offline=offline or None, force=force, progress=report
                 )
             except DataError as exc:
                 if len(targets) == 1:
                     raise
-                progress.console.print(_labelled("error:", "bold red", str(exc)))
+                report.progress.console.print(labelled("error:", "bold red", str(exc)))
                 failures.append(name)
                 continue
             _plain(f"{name}  {path}")
@@ -227,7 +177,7 @@ def verify_command(
     for name in targets:
         problem = verify(name, data_dir)
         problems += problem is not None
-        status = _labelled("FAILED", "red", problem) if problem else _labelled("ok", "green", "")
+        status = labelled("FAILED", "red", problem) if problem else labelled("ok", "green", "")
         out.print(Text.assemble(f"{name}  ", status), highlight=False)
     if problems:
         raise DataError(f"{problems} of {len(targets)} dataset(s) failed verification")
@@ -258,7 +208,7 @@ def import_midi_command(
         path, name, steps_per_beat=steps_per_beat, data_dir=data_dir, strict=strict, force=force
     )
     for skipped in report.skipped:
-        err.print(_labelled("warning:", "yellow", f"skipped {skipped.reason}"))
+        err.print(labelled("warning:", "yellow", f"skipped {skipped.reason}"))
     if report.dropped_notes:
         err.print(
             f"[yellow]warning:[/] dropped {report.dropped_notes} note(s) outside MIDI 21..108"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +23,13 @@ from rnnbench.cli._common import (
     report_errors,
     whole_numbers,
 )
+from rnnbench.cli._prepare import (
+    MirrorOption,
+    OfflineOption,
+    engine_builds_reported,
+    fetch_missing_datasets,
+)
+from rnnbench.cli._signals import interrupts_raise
 
 if TYPE_CHECKING:
     from rnnbench.sweep import (
@@ -118,14 +123,17 @@ def sweep(  # noqa: PLR0917
     overrides: SetOption = None,
     extend: ExtendOption = False,
     best_seeds: BestSeedsOption = 0,
+    mirror: MirrorOption = None,
+    offline: OfflineOption = False,
 ) -> None:
     """Search learning rates: materialize the trial list, then run every unfinished trial once.
 
     Re-running the same command resumes: finished trials (ok or diverged) are skipped,
-    partial ones restart.
+    partial ones restart. A missing built-in dataset is fetched first, once.
     """
     from rnnbench.sweep import SweepSpec, expand_bases
 
+    _check_ray_address(executor, ray_address)
     spec = SweepSpec(
         bases=tuple(expand_bases(config, datasets, cells)),
         trials=trials,
@@ -133,7 +141,10 @@ def sweep(  # noqa: PLR0917
         sweep_seed=sweep_seed,
         overrides=tuple(overrides or ()),
     )
-    outcome = _run(spec, results_dir, executor, workers, ray_address, extend, best_seeds)
+    prepare = _preparation(mirror, offline, remote=ray_address is not None)
+    outcome = _run(
+        spec, results_dir, executor, workers, ray_address, extend, best_seeds, prepare=prepare
+    )
     if outcome.failed:
         raise typer.Exit(1)
 
@@ -167,6 +178,8 @@ def reproduce(  # noqa: PLR0917
     overrides: SetOption = None,
     extend: ExtendOption = False,
     best_seeds: BestSeedsOption = 0,
+    mirror: MirrorOption = None,
+    offline: OfflineOption = False,
 ) -> None:
     """The paper's Table 2: sweep configs/paper, then compare with the paper's values, and plot.
 
@@ -174,6 +187,7 @@ def reproduce(  # noqa: PLR0917
     """
     from rnnbench.sweep import reproduce_spec
 
+    _check_ray_address(executor, ray_address)
     spec = reproduce_spec(
         datasets,
         cells,
@@ -184,7 +198,10 @@ def reproduce(  # noqa: PLR0917
         sweep_seed=sweep_seed,
         overrides=tuple(overrides or ()),
     )
-    outcome = _run(spec, results_dir, executor, workers, ray_address, extend, best_seeds)
+    prepare = _preparation(mirror, offline, remote=ray_address is not None)
+    outcome = _run(
+        spec, results_dir, executor, workers, ray_address, extend, best_seeds, prepare=prepare
+    )
     if outcome.done:
         _report(results_dir, quick)
     else:
@@ -222,29 +239,31 @@ def _run(  # noqa: PLR0917
     ray_address: str | None,
     extend: bool,
     best_seeds: int = 0,
+    *,
+    prepare: Callable[[Sequence[Trial]], None] | None = None,
 ) -> RunOutcome:
     """The search, then (with best_seeds) the seeds at each finished pair's chosen lr."""
     from rnnbench.sweep import make_executor, materialize, run_sweep
     from rnnbench.sweep.trials import MAX_SEEDS
 
     check_directory("--results-dir", results_dir)
-    if ray_address and executor_name is not ExecutorName.ray:
-        raise _usage("--ray-address needs --executor ray")
     if not 0 <= best_seeds <= MAX_SEEDS:
         raise _usage(f"--best-seeds must be between 0 and {MAX_SEEDS}, got {best_seeds}")
     trials = materialize(spec)
+    executor = make_executor(executor_name.value, workers, ray_address)
     pairs = len({(trial.dataset, trial.cell) for trial in trials})
     err.print(
         f"{len(trials)} trials over {pairs} (dataset, cell) pair(s) -> {results_dir}",
         markup=False,
         highlight=False,
     )
-    executor = make_executor(executor_name.value, workers, ray_address)
     view = LiveView() if err.is_terminal else PlainView()
     try:
-        with view, _sigterm_as_interrupt():
-            result = run_sweep(trials, results_dir, executor, view, extend=extend)
-            seeded = _run_best_seeds(trials, results_dir, executor, view, best_seeds)
+        with view, interrupts_raise(sigterm=True):  # SIGTERM: a scheduler stops it like Ctrl-C
+            result = run_sweep(trials, results_dir, executor, view, extend=extend, prepare=prepare)
+            seeded = _run_best_seeds(
+                trials, results_dir, executor, view, best_seeds, prepare=prepare
+            )
     except KeyboardInterrupt:
         err.print("interrupted: finished trials are kept; run the same command again to resume")
         raise typer.Exit(130) from None
@@ -258,12 +277,26 @@ def _run(  # noqa: PLR0917
     return outcome
 
 
+def _check_ray_address(executor_name: ExecutorName, ray_address: str | None) -> None:
+    """First of all (before torch is imported, ~10 s on a busy machine): a Ray address that does
+    not answer is one line in seconds, not Ray's ~14-minute wait."""
+    if not ray_address:
+        return
+    if executor_name is not ExecutorName.ray:
+        raise _usage("--ray-address needs --executor ray")
+    from rnnbench.sweep.ray_executor import check_reachable
+
+    check_reachable(ray_address)
+
+
 def _run_best_seeds(
     search: Sequence[Trial],
     results_dir: Path,
     executor: Executor,
     view: SweepObserver,
     best_seeds: int,
+    *,
+    prepare: Callable[[Sequence[Trial]], None] | None = None,
 ) -> SweepResult | None:
     """Seeds at the chosen learning rates (added to the trial list); None if there are none."""
     from rnnbench.sweep import run_sweep
@@ -277,21 +310,27 @@ def _run_best_seeds(
     if not plan.trials:
         return None
     err.print(f"{len(plan.trials)} seed trials at the chosen learning rates", markup=False)
-    return run_sweep(plan.trials, results_dir, executor, view, extend=True)
+    return run_sweep(plan.trials, results_dir, executor, view, extend=True, prepare=prepare)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A scheduler's SIGTERM stops the sweep like Ctrl-C: workers stop, finished trials stay."""
+def _preparation(
+    mirror: list[str] | None, offline: bool, *, remote: bool
+) -> Callable[[Sequence[Trial]], None]:
+    """What runs once before the workers start: fetch the missing datasets of the trials to run,
+    and build the engine (not on a remote Ray cluster, whose nodes build their own)."""
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    def prepare(trials: Sequence[Trial]) -> None:
+        from rnnbench.config import Config
+        from rnnbench.train.setup import warm_up_models
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        datasets = [(trial.config["data"]["name"], trial.config["data"].get("data_dir"))
+                    for trial in trials]  # fmt: skip
+        fetch_missing_datasets(datasets, mirror, offline)
+        if not remote:
+            with engine_builds_reported():
+                warm_up_models(Config.model_validate(trial.config) for trial in trials)
+
+    return prepare
 
 
 def _usage(message: str) -> Exception:

@@ -9,6 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rnnbench.cli._common import check_directory, check_tempo, err, out, report_errors
+from rnnbench.cli._prepare import (
+    MirrorOption,
+    OfflineOption,
+    engine_builds_reported,
+    fetch_missing_datasets,
+)
+from rnnbench.cli._signals import interrupts_raise
 from rnnbench.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 
 @report_errors
-def train_command(
+def train_command(  # noqa: PLR0917
     config_path: Annotated[
         Path | None, typer.Argument(metavar="CONFIG", help="YAML config (omit with --resume).")
     ] = None,
@@ -50,13 +57,20 @@ def train_command(
         Path | None,
         typer.Option("--resume", metavar="RUN_DIR", help="Continue an interrupted run."),
     ] = None,
+    mirror: MirrorOption = None,
+    offline: OfflineOption = False,
 ) -> None:
-    """Train one model from a YAML config and leave a run record; prints a result summary."""
-    from rnnbench.train import train
+    """Train one model from a YAML config and leave a run record; prints a result summary.
 
+    A built-in dataset that is not downloaded yet is fetched first (as `rnnbench data download`).
+    """
     config, target = _resolve_run(config_path, overrides or [], run_dir, results_dir, resume)
-    with _ProgressView(target) as view:
-        metrics = train(config, target, resume=resume is not None, progress=view.update)
+    with interrupts_raise():
+        try:
+            metrics = _train(config, target, resume is not None, mirror, offline)
+        except KeyboardInterrupt:
+            err.print("interrupted before training started", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     _print_summary(metrics, target)
     if metrics.status == "diverged":
         kept = (
@@ -76,6 +90,19 @@ def train_command(
 
 
 DEFAULT_RUNS_DIR = Path("runs/train")  # ignored by git: a user's runs stay out of results/
+
+
+def _train(
+    config: Config, target: Path, resume: bool, mirror: list[str] | None, offline: bool
+) -> RunMetrics:
+    """Fetch the dataset if missing, then train (an engine build is said, and not timed)."""
+    from rnnbench.train import train
+    from rnnbench.train.setup import run_device
+
+    run_device(config)  # a device that is not there is a config error before any download
+    fetch_missing_datasets([(config.data.name, config.data.data_dir)], mirror, offline)
+    with engine_builds_reported(), _ProgressView(target) as view:
+        return train(config, target, resume=resume, progress=view.update)
 
 
 def _resolve_run(

@@ -8,7 +8,7 @@ dataset.train[0].shape           # (T, 88) uint8; column j = MIDI note j + 21
 from __future__ import annotations
 
 from rnnbench.data.dataset import HIGHEST_NOTE, LOWEST_NOTE, NUM_NOTES, Dataset, PianoRoll
-from rnnbench.data.download import FetchEvent, fetch
+from rnnbench.data.download import FetchEvent, fetch, fetch_missing
 from rnnbench.data.importer import import_midi
 from rnnbench.data.midi import roll_to_midi
 from rnnbench.data.registry import SPLITS, DatasetSpec, Source, builtin_specs
@@ -27,6 +27,7 @@ __all__ = [
     "builtin_specs",
     "dataset_names",
     "fetch",
+    "fetch_missing",
     "import_midi",
     "load",
     "resolve",

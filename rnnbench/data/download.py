@@ -3,7 +3,12 @@
 Candidates, in order: each mirror (a folder or base URL holding the public file names), then the
 registry's public addresses (unless offline). A candidate fails on an unreachable host, an HTTP
 error, a truncated body, a sha256 mismatch, a decoding error, unexpected split sizes or a content
-digest mismatch; the next one is tried. After the last, one DataError lists every attempt.
+digest mismatch; the next one is tried. After the last, one DataError names each attempt once, with
+its reason, and says what to do instead (--mirror DIR, --offline).
+
+One download per data directory at a time (an flock on the directory): a second process waits,
+then finds the cache the first one wrote. `fetch_missing` is what `train`, `sweep` and `reproduce`
+call before they start: it downloads a built-in dataset only when its cache is absent.
 
 A pickle is decoded only after its bytes match a published sha256: a pickle source without one is
 refused before it is downloaded (never unpickle a file whose bytes are not pinned).
@@ -11,13 +16,15 @@ refused before it is downloaded (never unpickle a file whose bytes are not pinne
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import http.client
 import os
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -44,7 +51,8 @@ Mirror = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class FetchEvent:
-    """Progress of one candidate: start (total may be None), progress, failed (message), done."""
+    """Progress of one candidate: start (total may be None), progress, failed (message), done
+    (message: the cache file written)."""
 
     kind: Literal["start", "progress", "failed", "done"]
     dataset: str
@@ -182,7 +190,9 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, URLError):
-        return f"unreachable ({exc.reason})"
+        cause = exc.reason
+        text = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+        return f"unreachable ({text})"
     if isinstance(exc, FileNotFoundError):
         return "no such file"
     if isinstance(exc, DataError):
@@ -215,31 +225,99 @@ def fetch(
     spec = entry.spec
     if not force and entry.is_cached and _cache_is_valid(spec.name, entry.data_dir):
         return entry.cache
+    offline_by_env = offline is None
     if offline is None:
         offline = os.environ.get(OFFLINE_ENV, "0") not in {"", "0"}
-    notify = progress or (lambda event: None)
     todo = candidates(spec, mirrors, offline)
     if not todo:
-        raise DataError(f"no source to fetch '{spec.name}' from: offline and no mirror given")
+        setting = f"{OFFLINE_ENV} is set" if offline_by_env else "--offline"
+        undo = f"unset {OFFLINE_ENV}" if offline_by_env else "drop --offline"
+        raise DataError(
+            f"dataset '{spec.name}' is not in {entry.data_dir}, and offline ({setting}) with no "
+            f"mirror there is nowhere to fetch it from: use --mirror DIR (a folder holding the "
+            f"files) or {MIRROR_ENV}, or {undo}"
+        )
     entry.data_dir.mkdir(parents=True, exist_ok=True)
+    with _one_download_at_a_time(entry.data_dir):
+        if not force and entry.is_cached and _cache_is_valid(spec.name, entry.data_dir):
+            return entry.cache  # another process fetched it while this one waited
+        _download_first_valid(spec, todo, entry.cache, progress or (lambda event: None), offline)
+    return entry.cache
+
+
+def fetch_missing(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    mirror: Mirror | Sequence[Mirror] | None = None,
+    *,
+    offline: bool | None = None,
+    progress: ProgressCallback | None = None,
+) -> Path | None:
+    """`fetch` a built-in dataset whose cache is absent; the cache path, or None when there was
+    nothing to fetch: the cache exists (`load` checks it) or the dataset is imported (`load`
+    says how to re-import it)."""
+    _mirrors(mirror)  # a malformed mirror is a usage error whether or not it is needed
+    entry = resolve(name, data_dir)
+    if entry.spec is None or entry.is_cached:
+        return None
+    return fetch(entry.name, data_dir, mirror, offline=offline, progress=progress)
+
+
+def _download_first_valid(
+    spec: DatasetSpec,
+    todo: Sequence[Candidate],
+    cache: Path,
+    notify: ProgressCallback,
+    offline: bool,
+) -> None:
+    """Try each candidate in order; write the first valid one to `cache`, else raise."""
     tried: list[str] = []
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=entry.data_dir) as work:
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache.parent) as work:
         for candidate in todo:
             started = time.perf_counter()
             try:
                 dataset = _attempt(spec, candidate, Path(work), notify)
             except (DataError, OSError, http.client.HTTPException, ValueError) as exc:
-                tried.append(f"{candidate.location} ({_reason(exc)})")
+                tried.append(f"{candidate.location}: {_reason(exc)}")
                 notify(FetchEvent("failed", spec.name, candidate.location, message=_reason(exc)))
                 continue
             provenance = {
                 "source": candidate.location,
                 "seconds": round(time.perf_counter() - started, 3),
             }
-            write_cache(entry.cache, dataset, provenance)
-            notify(FetchEvent("done", spec.name, candidate.location))
-            return entry.cache
-    raise DataError(f"could not fetch '{spec.name}'; tried: " + "; ".join(tried))
+            write_cache(cache, dataset, provenance)
+            notify(FetchEvent("done", spec.name, candidate.location, message=str(cache)))
+            return
+    sources = f"{len(tried)} source{'s' if len(tried) > 1 else ''}"
+    raise DataError(
+        f"could not fetch '{spec.name}', {sources} tried: "
+        + "; ".join(tried)
+        + f"; {_what_next(offline)}"
+    )
+
+
+def _what_next(offline: bool) -> str:
+    if offline:
+        return (
+            "offline, only the mirrors were tried: use --mirror DIR with a folder holding the "
+            f"files, or drop --offline / {OFFLINE_ENV}"
+        )
+    return (
+        "without network access, put the files in a folder and use --mirror DIR "
+        "(with --offline to skip the public addresses)"
+    )
+
+
+@contextlib.contextmanager
+def _one_download_at_a_time(data_dir: Path) -> Iterator[None]:
+    """An flock on the data directory itself (no lock file is left behind; the kernel releases it
+    when its holder dies): processes that need the same dataset fetch it once, not each."""
+    descriptor = os.open(data_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _cache_is_valid(name: str, data_dir: Path) -> bool:

@@ -1,9 +1,12 @@
 """Optional compiled CPU loops (C++ via `torch.utils.cpp_extension.load_inline`).
 
-The first use on a machine compiles `csrc/*.cpp` (about a minute on 2 cores) into torch's
+The first use with a torch install compiles `csrc/*.cpp` (about 20 s on an idle core) into torch's
 extension cache (`$TORCH_EXTENSIONS_DIR`, default `~/.cache/torch_extensions`); later uses load
-the cached build in well under a second. `RNNBENCH_NATIVE=0` disables the compiled path; if the
-compiler is missing or the build fails, the kernels warn once and use their pure-torch loops.
+the cached build in well under a second. Each torch install has its own build directory (see
+`build_name`), so virtual environments sharing the cache do not rebuild each other's. Training
+builds it before its clock starts; `build_listener` lets the CLI say so while it happens.
+`RNNBENCH_NATIVE=0` disables the compiled path; if the compiler is missing or the build fails, the
+kernels warn once and use their pure-torch loops.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
+import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Literal
 
 import torch
 
@@ -38,7 +45,40 @@ FLAGS = (
     "-ffast-math",
     "-fno-finite-math-only",
 )
+# The build on an idle core (g++ 12), for the message shown meanwhile. Busy cores take minutes:
+# 310 s at nice 10 beside a 2-worker sweep on 2 cores.
+TYPICAL_BUILD_S = 20.0
 _state: dict[str, ModuleType | None] = {}
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """A compile of the engine starts, or is done (`seconds` it took)."""
+
+    stage: Literal["start", "done"]
+    torch_version: str
+    directory: Path
+    seconds: float = 0.0
+    typical_s: float = TYPICAL_BUILD_S
+
+
+BuildListener = Callable[[BuildEvent], None]
+_listeners: list[BuildListener] = []
+
+
+@contextmanager
+def build_listener(listener: BuildListener) -> Iterator[None]:
+    """Within the block, `listener` hears of every compile (not of loading a cached build)."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def _announce(event: BuildEvent) -> None:
+    for listener in list(_listeners):
+        listener(event)
 
 
 def enabled() -> bool:
@@ -46,15 +86,55 @@ def enabled() -> bool:
     return os.environ.get("RNNBENCH_NATIVE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def _machine_tag() -> str:
-    """Builds use -march=native: key the cache on the CPU so a shared cache never mixes them."""
+def _machine_text() -> str:
+    """The CPU's model and flags: builds use -march=native, so a shared cache never mixes CPUs."""
     cpu = platform.processor() + platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         lines = cpuinfo.read_text().splitlines()
         cpu += "".join(line for line in lines if line.startswith(("model name", "flags")))[:4000]
-    text = cpu + torch.__version__ + "".join(FLAGS)
-    return hashlib.sha1(text.encode()).hexdigest()[:10]
+    return cpu
+
+
+def build_name(
+    *, torch_version: str, torch_dir: str, python: str, compiler: str, machine: str
+) -> str:
+    """The extension's name, which is its build directory's: the torch and python versions in
+    words, then a hash of everything that makes a build unusable elsewhere or makes ninja redo
+    it. That includes the torch install's path: its headers' path is on the compile line, so two
+    virtual environments sharing one name would each rebuild over the other's build."""
+    key = "\n".join((torch_version, torch_dir, python, compiler, machine, *FLAGS))
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    version = re.sub(r"\W", "_", torch_version)
+    return f"rnnbench_engine_torch{version}_{python}_{digest}"
+
+
+def current_build_name() -> str:
+    """`build_name` for this process: its torch, python, compiler ($CXX) and CPU."""
+    abi = getattr(sys, "abiflags", "")  # POSIX only
+    return build_name(
+        torch_version=torch.__version__,
+        torch_dir=str(Path(torch.__file__).resolve().parent),
+        python=f"py{sys.version_info.major}{sys.version_info.minor}{abi}",
+        compiler=os.environ.get("CXX", "c++"),
+        machine=_machine_text(),
+    )
+
+
+def _build_directory(name: str) -> Path:
+    from torch.utils.cpp_extension import _get_build_directory
+
+    return Path(_get_build_directory(name, verbose=False))  # created if missing
+
+
+def _is_built(name: str, build_dir: Path) -> bool:
+    """A compiled module newer than every source: loading it will not compile."""
+    library = build_dir / f"{name}.so"
+    if not library.is_file():
+        return False
+    source_dir = Path(__file__).parent / "csrc"
+    newest_source = max((source_dir / file).stat().st_mtime for file in SOURCES)
+    return library.stat().st_mtime >= newest_source
 
 
 @contextmanager
@@ -63,9 +143,7 @@ def _build_lock(name: str) -> Iterator[None]:
     its holder dies. torch's own lock is a plain file: a process killed while loading (a sweep's
     worker, Ctrl-C) leaves it behind and every later load waits on it forever. Holding the flock,
     we know no live process holds torch's lock, so a leftover one is removed."""
-    from torch.utils.cpp_extension import _get_build_directory
-
-    build_dir = Path(_get_build_directory(name, verbose=False))  # created if missing
+    build_dir = _build_directory(name)
     try:
         import fcntl
     except ImportError:  # not POSIX: only remove a lock old enough to be stale
@@ -105,10 +183,15 @@ def _build() -> ModuleType:
 
     _put_ninja_on_path()
 
-    name = f"rnnbench_engine_{_machine_tag()}"
+    name = current_build_name()
     source_dir = Path(__file__).parent / "csrc"
     source = "\n".join((source_dir / file).read_text() for file in SOURCES)
     with _build_lock(name):
+        build_dir = _build_directory(name)
+        compiles = not _is_built(name, build_dir)  # checked under the lock: another may have built
+        started = time.perf_counter()
+        if compiles:
+            _announce(BuildEvent("start", torch.__version__, build_dir))
         module = load_inline(  # type: ignore[no-untyped-call]
             name=name,
             cpp_sources=[source],
@@ -116,6 +199,9 @@ def _build() -> ModuleType:
             extra_cflags=list(FLAGS),
             verbose=False,
         )
+        if compiles:
+            seconds = time.perf_counter() - started
+            _announce(BuildEvent("done", torch.__version__, build_dir, seconds))
     assert isinstance(module, ModuleType)
     return module
 

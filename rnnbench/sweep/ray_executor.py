@@ -7,18 +7,27 @@ with `num_cpus` = the cores available, no dashboard, and shuts it down afterward
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
+import sys
+import tempfile
+import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from rnnbench.errors import UsageError
+from rnnbench.errors import RnnbenchError, UsageError
 from rnnbench.sweep.executors import TICK_S, TaskSink, available_cores, failed_outcome
 from rnnbench.sweep.worker import TrialOutcome, TrialTask, run_trial
 
 FORWARDED_ENV = ("RNNBENCH_DATA_DIR", "RNNBENCH_MIRROR")
 WORKER_NICENESS_ENV = "RAY_worker_niceness"  # read by the raylet when it starts
+PROBE_TIMEOUT_S = 5.0  # each of the name lookup and the TCP connect; Ray's own wait is ~14 min
+# Seconds ray.init retries a GCS that accepts connections but does not answer as Ray (Ray: 20).
+JOIN_WAIT_ENV, JOIN_WAIT_S = "RAY_gcs_server_port_wait_time_s", "5"
 
 
 def import_ray() -> Any:
@@ -31,10 +40,96 @@ def import_ray() -> Any:
     return ray
 
 
+def host_and_port(address: str) -> tuple[str, int] | None:
+    """The (host, port) a cluster address names ('host:port', 'ray://host:port', '[v6]:port');
+    None for addresses Ray resolves itself ('auto', 'local', no port)."""
+    text = address.strip()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    try:
+        parts = urlsplit(f"//{text}")
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"invalid --ray-address '{address}': {exc}") from None
+    if parts.hostname is None or port is None:
+        return None
+    return parts.hostname, port
+
+
+def check_reachable(address: str) -> None:
+    """Fail in seconds where `ray.init` waits about 14 minutes: the host must resolve and accept
+    a TCP connection on the port, each within PROBE_TIMEOUT_S."""
+    target = host_and_port(address)
+    if target is None:
+        return
+    host, port = target
+    where = f"cannot reach the Ray cluster at {address}"
+    failure = _lookup_failure(host, port)
+    if failure:
+        raise RnnbenchError(f"{where}: {failure}")
+    try:
+        socket.create_connection(target, timeout=PROBE_TIMEOUT_S).close()
+    except TimeoutError:
+        raise RnnbenchError(f"{where}: no answer within {PROBE_TIMEOUT_S:.0f} s") from None
+    except OSError as exc:
+        raise RnnbenchError(f"{where}: {exc.strerror or exc}") from None
+
+
+def _lookup_failure(host: str, port: int) -> str | None:
+    """Why `host` does not resolve, or None when it does. getaddrinfo has no timeout: it runs in
+    a daemon thread that is left behind if it takes too long."""
+    outcome: list[str | None] = []
+
+    def look_up() -> None:
+        try:
+            socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            outcome.append(f"unknown host '{host}' ({exc.strerror or exc})")
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=look_up, daemon=True)
+    thread.start()
+    thread.join(PROBE_TIMEOUT_S)
+    if not outcome:
+        return f"looking up '{host}' took over {PROBE_TIMEOUT_S:.0f} s"
+    return outcome[0]
+
+
+def _join(ray: Any, address: str, options: dict[str, Any]) -> None:
+    """ray.init on an existing cluster, its failure as one line. Ray's C++ client logs a warning
+    line per retry on the file descriptor 2 itself: those go to a temporary file, kept out of the
+    terminal (and the one-line error)."""
+    os.environ.setdefault(JOIN_WAIT_ENV, JOIN_WAIT_S)
+    with tempfile.TemporaryFile() as log, _stderr_to(log.fileno()):
+        try:
+            ray.init(address=address, ignore_reinit_error=True, **options)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise RnnbenchError(
+                f"cannot join the Ray cluster at {address} ({type(exc).__name__}: {first})"
+            ) from None
+
+
+@contextlib.contextmanager
+def _stderr_to(descriptor: int) -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(descriptor, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class RayExecutor:
     name = "ray"
 
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        if address:
+            check_reachable(address)
         self.ray = import_ray()
         self.address = address
         self.requested_workers = workers
@@ -52,7 +147,7 @@ class RayExecutor:
             "logging_level": logging.WARNING,
         }
         if self.address:
-            ray.init(address=self.address, ignore_reinit_error=True, **options)
+            _join(ray, self.address, options)
         else:
             # Ray starts workers at niceness 15 by default: on a busy machine, trials then crawl
             # behind every other process. A local Ray for this sweep runs them at normal priority.

@@ -8,7 +8,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -50,8 +50,14 @@ def run_sweep(
     observer: SweepObserver | None = None,
     *,
     extend: bool = False,
+    prepare: Callable[[Sequence[Trial]], None] | None = None,
 ) -> SweepResult:
-    """Run every unfinished trial once; the sweep's own failures raise, a trial's never do."""
+    """Run every unfinished trial once; the sweep's own failures raise, a trial's never do.
+
+    `prepare(pending)` runs once before the executor starts, when there is something to run: work
+    every trial needs and no worker should repeat or race on (fetching a dataset, building the
+    engine).
+    """
     observer = observer or _Quiet()
     results_dir.mkdir(parents=True, exist_ok=True)
     with _locked(results_dir):
@@ -60,6 +66,8 @@ def run_sweep(
         pending = _skip_finished(trials, results_dir, progress)
         if not pending:  # nothing to run: do not start a pool or a Ray instance
             return SweepResult(progress, reconciled, results_dir)
+        if prepare is not None:
+            prepare(pending)
         with executor:
             progress.slots = executor.slots
             tasks = [_task(trial, results_dir, executor.threads) for trial in pending]

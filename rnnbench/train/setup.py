@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import numpy as np
 import torch
 
 from rnnbench.config import Config
 from rnnbench.errors import ConfigError, TrainingError
+from rnnbench.models import SequenceModel
 from rnnbench.records import SPLITS
 
 Splits = dict[str, list[np.ndarray]]
@@ -26,11 +28,39 @@ def configure_torch(config: Config) -> torch.device:
     on CPU), and the device: auto = CUDA when present."""
     torch.set_num_threads(config.train.num_threads or available_cores())
     torch.set_flush_denormal(True)
+    return run_device(config)
+
+
+def run_device(config: Config) -> torch.device:
+    """The device a config trains on: auto = CUDA when present."""
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: 'cuda' requested but CUDA is not available (use auto or cpu)")
     if config.device == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
+
+
+def warm_up(model: SequenceModel, device: torch.device) -> None:
+    """One tiny forward pass before a run's clock starts, so that one-off set-up on first use
+    (on a fresh machine, the engine's C++ build: ~20 s) is not timed as training. It draws no
+    random numbers and changes no weights: the run is the same with or without it."""
+    frames = torch.zeros(1, 2, model.output.out_features, device=device)  # (B=1, T=2, 88)
+    with torch.no_grad():
+        model(frames)
+
+
+def warm_up_models(configs: Iterable[Config]) -> None:
+    """`warm_up` one model of each kind among `configs`, on its device: a sweep does this before
+    its workers start, so the engine is built once, here, not inside a trial."""
+    from rnnbench.train.state import model_for
+
+    seen: set[tuple[str, str]] = set()
+    for config in configs:
+        device = run_device(config)
+        kind = (config.model.model_dump_json(), device.type)
+        if kind not in seen:
+            seen.add(kind)
+            warm_up(model_for(config).to(device), device)
 
 
 def load_splits(config: Config) -> tuple[Splits, str | None]:

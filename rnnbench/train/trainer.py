@@ -33,7 +33,7 @@ from rnnbench.train.checkpoint import BadEntryError
 from rnnbench.train.evaluate import SplitResult, evaluate
 from rnnbench.train.optimizers import epoch_lr, gradient_clip, set_lr
 from rnnbench.train.progress import Progress, ProgressCallback
-from rnnbench.train.setup import Splits, configure_torch, limit_splits, load_splits
+from rnnbench.train.setup import Splits, configure_torch, limit_splits, load_splits, warm_up
 from rnnbench.train.state import RunState, fresh_state, from_checkpoint, to_checkpoint
 from rnnbench.train.step import training_step
 
@@ -88,6 +88,10 @@ def train(
     ):
         state = _open_run(config, run_dir, device, resume, digest)
         session = Session(config, run_dir, device, data, state, progress or _ignore, digest)
+        try:
+            warm_up(state.model, device)  # before the clock: a one-off engine build is untimed
+        except KeyboardInterrupt:
+            return _finish(session, "interrupted")
         session.report(_event("start", session))
         status = _train_epochs(session)
         try:

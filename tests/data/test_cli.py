@@ -111,9 +111,10 @@ def test_download_failure_exits_1_listing_what_was_tried(dead_url: str, tmp_path
     )
     assert code == 1 and stdout == ""
     line = _one_line_error(stderr)
-    assert line.startswith("error: could not fetch 'jsb'; tried: ")
-    assert f"{dead_url}/JSB_Chorales.mat (unreachable" in line
-    assert f"{dead_url}/JSB%20Chorales.pickle (unreachable" in line
+    assert line.startswith("error: could not fetch 'jsb', 2 sources tried: ")
+    assert f"{dead_url}/JSB_Chorales.mat: unreachable (Connection refused)" in line
+    assert f"{dead_url}/JSB%20Chorales.pickle: unreachable" in line
+    assert stderr.count(dead_url) == 2  # each address once: no 'skipped' line repeats it
     assert not (tmp_path / "jsb.npz").exists()
 
 

@@ -82,7 +82,7 @@ def test_unsafe_pickle_from_a_mirror_is_refused_before_unpickling(tmp_path: Path
     (mirror / "JSB Chorales.pickle").write_bytes(pickle.dumps(payload, protocol=2))
     with pytest.raises(DataError) as caught:
         fetch("jsb", tmp_path / "data", mirror, offline=True)
-    assert f"{mirror / 'JSB Chorales.pickle'} (sha256 mismatch: got" in str(caught.value)
+    assert f"{mirror / 'JSB Chorales.pickle'}: sha256 mismatch: got" in str(caught.value)
     assert "unsafe pickle" not in str(caught.value)  # refused before the unpickler saw it
     assert not marker.exists()
     assert not (tmp_path / "data" / "jsb.npz").exists()

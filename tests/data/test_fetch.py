@@ -112,8 +112,8 @@ def test_every_source_failing_lists_attempts_and_writes_nothing(
         fetch("jsb", tmp_path, [dead_url, tmp_path / "empty"], offline=True)
     message = str(caught.value)
     assert "\n" not in message
-    assert f"{dead_url}/JSB_Chorales.mat (unreachable" in message
-    assert f"{tmp_path / 'empty' / 'JSB Chorales.pickle'} (no such file)" in message
+    assert f"{dead_url}/JSB_Chorales.mat: unreachable" in message
+    assert f"{tmp_path / 'empty' / 'JSB Chorales.pickle'}: no such file" in message
     assert list(tmp_path.iterdir()) == []
 
 
@@ -212,7 +212,9 @@ def test_unpinned_pickle_source_is_refused_without_being_downloaded(
         fetch("nottingham", tmp_path / "data", [], offline=False, progress=listen)  # type: ignore[arg-type]
     reason = "refused: a pickle without a published sha256 is never decoded (not downloaded)"
     assert str(caught.value) == (
-        f"could not fetch 'nottingham'; tried: {url}/Nottingham.pickle ({reason})"
+        f"could not fetch 'nottingham', 1 source tried: {url}/Nottingham.pickle: {reason}; "
+        "without network access, put the files in a folder and use --mirror DIR "
+        "(with --offline to skip the public addresses)"
     )
     assert [(e.kind, e.message) for e in events] == [("failed", reason)]
     assert requested == []  # refused before any byte was fetched

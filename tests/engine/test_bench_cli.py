@@ -41,6 +41,15 @@ def test_bench_json_rows_and_machine() -> None:
     assert machine["torch_threads"] == 1
 
 
+def test_bench_measures_with_the_training_thread_count_by_default() -> None:
+    """Without --threads, bench uses train.num_threads' default (1), not torch's own choice."""
+    torch.set_num_threads(2)  # the autouse fixture restores the previous count
+    assert TINY[-2:] == ["--threads", "1"]
+    result = CliRunner().invoke(app, ["bench", "--cells", "gru", *TINY[:-2], "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["machine"]["torch_threads"] == 1
+
+
 def test_bench_table_names_machine() -> None:
     result = CliRunner().invoke(app, ["bench", "--cells", "gru", *TINY])
     assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -124,11 +125,11 @@ def test_a_lock_left_by_a_killed_process_does_not_hang_the_next_load() -> None:
 
     from torch.utils.cpp_extension import _get_build_directory
 
-    from rnnbench.engine.native import _machine_tag, native
+    from rnnbench.engine.native import current_build_name, native
 
     if native() is None:
         pytest.skip("compiled kernels unavailable (no C++ compiler?)")
-    build_dir = Path(_get_build_directory(f"rnnbench_engine_{_machine_tag()}", verbose=False))
+    build_dir = Path(_get_build_directory(current_build_name(), verbose=False))
     (build_dir / "lock").touch()  # as a killed loader leaves it
     code = "from rnnbench.engine.native import native; assert native() is not None"
     finished = subprocess.run(
@@ -136,3 +137,41 @@ def test_a_lock_left_by_a_killed_process_does_not_hang_the_next_load() -> None:
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert not (build_dir / "lock").exists()
+
+
+BUILD_KEY = {
+    "torch_version": "2.13.0+cpu",
+    "torch_dir": "/work/a/.venv/lib/python3.11/site-packages/torch",
+    "python": "py311",
+    "compiler": "c++",
+    "machine": "AMD EPYC flags: avx2 fma",
+}
+
+
+def test_each_torch_install_gets_its_own_build_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two venvs sharing one extension cache must not rebuild over each other: the name (and so
+    the directory) differs with anything that changes the binary or ninja's compile line."""
+    from rnnbench.engine.native import _build_directory, build_name, current_build_name
+
+    name = build_name(**BUILD_KEY)
+    assert name.startswith("rnnbench_engine_torch2_13_0_cpu_py311_") and name.isidentifier()
+    assert build_name(**BUILD_KEY) == name
+    changes = {
+        "torch_version": "2.14.0+cpu",
+        "torch_dir": "/work/b/.venv/lib/python3.11/site-packages/torch",
+        "python": "py312",
+        "compiler": "clang++",
+        "machine": "Intel Xeon flags: avx512f",
+    }
+    others = [build_name(**{**BUILD_KEY, key: value}) for key, value in changes.items()]
+    assert len({name, *others}) == 1 + len(changes)
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    first = _build_directory(name)
+    second = _build_directory(build_name(**{**BUILD_KEY, "torch_version": "2.14.0+cpu"}))
+    assert first != second and first.parent == second.parent == tmp_path
+    assert current_build_name().startswith(
+        "rnnbench_engine_torch" + torch.__version__.replace(".", "_").replace("+", "_")
+    )

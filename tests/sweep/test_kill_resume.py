@@ -56,11 +56,22 @@ def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes]) 
         time.sleep(0.05)
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start(results: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The sweep in its own session, started with SIGINT ignored (as a background job of a
+    non-interactive shell starts): it must handle SIGINT itself, whatever the runner inherited."""
     command = [sys.executable, "-m", "rnnbench", *ARGS, "--results-dir", str(results)]
     with log.open("ab") as handle:
         return subprocess.Popen(
-            command, env=env, stdout=handle, stderr=handle, start_new_session=True
+            command,
+            env=env,
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+            preexec_fn=_ignore_sigint,  # noqa: PLW1509
         )
 
 

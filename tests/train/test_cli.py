@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +95,17 @@ def test_divergence_exits_1_and_keeps_the_record(data_dir_all: Path, tmp_path: P
     assert read_metrics(run_dir).status == "diverged"
 
 
+@pytest.fixture
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process, as a background job of a non-interactive shell starts
+    with it: the command must handle SIGINT itself, whatever the test runner inherited."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # the command put it back
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_ignored")
 def test_sigint_exits_130_and_resume_matches_an_uninterrupted_run(
     data_dir_all: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,7 +118,9 @@ def test_sigint_exits_130_and_resume_matches_an_uninterrupted_run(
     kernel = KERNELS.get("gru") or reference_kernel(get_cell("gru"))  # the one the reference used
 
     def kernel_sending_sigint(*args: Any) -> torch.Tensor:
-        calls["count"] += torch.is_grad_enabled()
+        if not torch.is_grad_enabled():  # an evaluation (or the warm-up): not a training step
+            return kernel(*args)
+        calls["count"] += 1
         if calls["count"] == 5:  # epoch 2 (3 batches per epoch), second step
             os.kill(os.getpid(), signal.SIGINT)
         return kernel(*args)
@@ -149,3 +166,31 @@ def test_lstm_without_peepholes_trains_records_and_samples(
     )
     assert sampled.exit_code == 0, sampled.output
     assert pretty_midi.PrettyMIDI(str(tmp_path / "s.mid")).get_end_time() > 0
+
+
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored"])
+def test_kill_int_stops_a_train_process_whatever_sigint_it_inherited(
+    data_dir_all: Path, tmp_path: Path, inherited: signal.Handlers
+) -> None:
+    """`kill -INT` from outside, on a process started with SIGINT at its default or ignored (a
+    background job of a non-interactive shell): it stops, saves and exits 130 either way."""
+    run_dir, log = tmp_path / "run", tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "rnnbench", *train_args(data_dir_all, run_dir, *TINY)]
+    command += ["--set", "train.max_epochs=500", "--set", "train.patience=500"]
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, inherited),  # noqa: PLW1509
+        )
+    deadline = time.monotonic() + 300
+    while "epoch 1/500" not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "no epoch finished in time"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130, log.read_text()
+    assert f"rnnbench train --resume {run_dir}" in log.read_text()
+    metrics = read_metrics(run_dir)
+    assert metrics.status == "interrupted" and 1 <= metrics.epochs < 500

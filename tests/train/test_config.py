@@ -210,11 +210,17 @@ def test_cuda_requested_without_cuda(tmp_path: Path) -> None:
     assert_one_error_line(result, "device: 'cuda' requested")
 
 
-def test_a_dataset_not_downloaded_is_one_line_exit_1(tmp_path: Path) -> None:
+def test_a_dataset_not_downloaded_offline_without_mirror_is_one_line_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Online or with a mirror, train fetches it (tests/data/test_auto_fetch.py)."""
+    monkeypatch.delenv("RNNBENCH_MIRROR", raising=False)
     path = tmp_path / "c.yaml"
     path.write_text(VALID.replace("name: jsb", f"name: jsb\n  data_dir: {tmp_path / 'empty'}"))
-    result = CliRunner().invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run")])
-    assert_one_error_line(result, "rnnbench data download jsb", code=1)
+    arguments = ["train", str(path), "--run-dir", str(tmp_path / "run"), "--offline"]
+    result = CliRunner().invoke(app, arguments)
+    assert_one_error_line(result, "there is nowhere to fetch it from", code=1)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,31 @@ def test_resume_after_an_interrupt_ends_at_the_uninterrupted_result(
     assert outcome(tmp_path / "run") == outcome(tmp_path / "reference")
 
 
+def test_an_interrupt_during_the_warm_up_is_a_resumable_interrupted_run(
+    tmp_path: Path,
+    synthetic_splits: Splits,
+    tiny_config: MakeConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while the model is warmed up (on a fresh machine: while the engine builds) ends
+    the run as interrupted before epoch 1; the resumed run is the uninterrupted one."""
+    config = tiny_config(train={"max_epochs": 2})
+    train(config, tmp_path / "reference", splits=synthetic_splits)
+    kernel = KERNELS.get("gru", get_cell("gru").reference_kernel)
+
+    def interrupting_warm_up(*args: Any) -> torch.Tensor:
+        if not torch.is_grad_enabled():  # the warm-up comes before any training step
+            raise KeyboardInterrupt
+        return kernel(*args)
+
+    monkeypatch.setitem(KERNELS, "gru", interrupting_warm_up)
+    stopped = train(config, tmp_path / "run", splits=synthetic_splits)
+    assert (stopped.status, stopped.epochs) == ("interrupted", 0)
+    monkeypatch.setitem(KERNELS, "gru", kernel)
+    train(config, tmp_path / "run", resume=True, splits=synthetic_splits)
+    assert outcome(tmp_path / "run") == outcome(tmp_path / "reference")
+
+
 def test_resume_after_an_interrupt_in_the_middle_of_an_epoch(
     tmp_path: Path,
     synthetic_splits: Splits,
@@ -154,7 +179,9 @@ def test_resume_after_an_interrupt_in_the_middle_of_an_epoch(
     kernel = KERNELS.get("gru") or reference_kernel(get_cell("gru"))  # the one the reference used
 
     def interrupting_kernel(*args: Any) -> torch.Tensor:
-        calls["count"] += torch.is_grad_enabled()  # training steps only, not evaluation
+        if not torch.is_grad_enabled():  # an evaluation or the warm-up, not a training step
+            return kernel(*args)
+        calls["count"] += 1
         if calls["count"] == 12:
             raise KeyboardInterrupt
         return kernel(*args)
