@@ -4,10 +4,12 @@
 # what tests/report/test_committed_results.py runs on a copy of the git-tracked records, failing
 # when a committed table differs from what they print.
 #
-#   results/tables.sh            # from anywhere; writes results/table2.md, table2-batch1.md, ablations.md
+#   results/tables.sh            # from anywhere; writes results/table2.md, table2-batch1.md,
+#                                # ablations.md and the quick budget (rnnbench/sweep/quick.yaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rnnbench compare results/paper --paper --stats --format markdown --output results/table2.md
 rnnbench compare results/paper-batch1 --paper --stats --format markdown --output results/table2-batch1.md
 rnnbench compare results/paper results/ablations --paper --format markdown --output results/ablations.md
+python -m rnnbench.sweep.derive_quick results/paper-batch1 results/ablations

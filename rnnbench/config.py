@@ -210,9 +210,11 @@ class TrainConfig(Section):
     # summed over each piece's frames (librnn's cost): long pieces then weigh more, and the
     # gradient's scale grows with piece length, which matters to clipping and to an RMS floor.
     loss_average: Literal["frame", "sequence"] = "frame"
-    # Sequences per minibatch, bucketed by length so padding stays small. The paper's code used 1;
-    # 8 keeps many updates per epoch while amortising the per-step overhead on CPU.
-    batch_size: int = Field(default=8, ge=1, strict=True)
+    # Sequences per update, bucketed by length so padding stays small. 1 = the paper's code
+    # (jych/librnn: batch_size 1, whole pieces). 8 is a cheaper variant (results/table2.md) that
+    # costs about 1/1.4 of the time but stalls the gated cells on the long-piece datasets
+    # (MuseData, Piano-midi.de) at the marginal-frequency plateau (results/README.md).
+    batch_size: int = Field(default=1, ge=1, strict=True)
     # Hard cap on epochs. Early stopping ends well-tuned runs before it; runs at the low end of
     # the paper's learning-rate range are still improving when they reach it.
     max_epochs: int = Field(default=500, ge=1, strict=True)

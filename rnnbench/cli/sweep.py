@@ -165,7 +165,7 @@ def reproduce(  # noqa: PLR0917
         bool,
         typer.Option(
             "--quick",
-            help="1 known-good lr per pair, few epochs.",
+            help="The protocol cut short: 1 committed lr per pair, its epochs (~10 min).",
         ),
     ] = False,
     results_dir: Annotated[
@@ -214,7 +214,7 @@ def _report(results_dir: Path, quick: bool) -> None:
     from rnnbench.sweep.report import write_reproduction_report
     from rnnbench.sweep.reproduce import QUICK_NOTE
 
-    report = write_reproduction_report(results_dir, QUICK_NOTE if quick else None)
+    report = write_reproduction_report(results_dir, QUICK_NOTE if quick else None, quick=quick)
     out.print(report.table_markdown, markup=False, highlight=False)
     if report.stats_note:
         err.print(report.stats_note, markup=False, highlight=False)

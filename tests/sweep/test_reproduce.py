@@ -1,4 +1,5 @@
-"""`rnnbench reproduce --quick` on JSB end to end: sweep, Table 2 beside the paper, plots."""
+"""`rnnbench reproduce --quick` on JSB end to end: sweep, Table 2 beside the paper and beside the
+committed full-protocol references, plots."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rnnbench.cells import CELLS
+from rnnbench.sweep.quick import quick_plan
 from rnnbench.cli import app
 from rnnbench.records import read_metrics
 from rnnbench.sweep import read_trial_list
@@ -30,10 +31,13 @@ def test_reproduce_quick_on_jsb_writes_table2_and_figures(
 
     trials = read_trial_list(results)
     assert sorted(trial.cell for trial in trials) == ["gru", "lstm", "tanh"]
+    plan = quick_plan()
     for trial in trials:
-        assert trial.lr == CELLS[trial.cell].quick_lr
+        if ("jsb", trial.cell) in plan:
+            assert trial.lr == plan["jsb", trial.cell].lr
         metrics = read_metrics(results / "runs" / trial.trial_id)
         assert (metrics.dataset, metrics.variant, metrics.epochs) == ("jsb", "paper", 1)
+        assert metrics.batch_size == 1
         assert metrics.hidden_size == {"tanh": 100, "gru": 46, "lstm": 36}[trial.cell]
 
     table = (results / "table2.md").read_text()
@@ -41,6 +45,11 @@ def test_reproduce_quick_on_jsb_writes_table2_and_figures(
     rows = [line for line in table.splitlines() if line.startswith("| jsb")]
     assert sorted(row.split("|")[2].strip() for row in rows[:3]) == ["gru", "lstm", "tanh"]
     assert "| jsb" in result.stdout
+    assert "Quick run" in table and "reference" in table
+    quick_part = table.split("Quick run beside the full protocol")[1].split("\n## ")[0]
+    quick_rows = quick_part.splitlines()
+    verdicts = [line for line in quick_rows if line.startswith("| jsb")]
+    assert len(verdicts) == 3  # one epoch is not enough: "not reached" or "no committed reference"
 
     pngs = sorted((results / "figures").glob("*.png"))
     assert pngs, "no figure written"

@@ -1,0 +1,31 @@
+"""Write the quick budget, rnnbench/sweep/quick.yaml, from committed run records (how:
+rnnbench/sweep/quick.py); results/tables.sh runs it with the committed tables:
+
+    python -m rnnbench.sweep.derive_quick results/paper-batch1 results/ablations
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rnnbench.io import atomic_write_text
+from rnnbench.sweep.grid import directory_pairs, paper_config_dir
+from rnnbench.sweep.quick import QUICK_FILE, derive_plan, render_plan
+
+
+def derived_budget(roots: list[str]) -> str:
+    """quick.yaml's text for the records under `roots` (paths as given, named in its header)."""
+    pairs = directory_pairs(paper_config_dir(), [], [])
+    protocols = {(dataset, cell): base.load() for dataset, cell, base in pairs}
+    return render_plan(derive_plan([Path(root) for root in roots], protocols), roots)
+
+
+def main(roots: list[str]) -> None:
+    target = Path(__file__).with_name(QUICK_FILE)
+    atomic_write_text(target, derived_budget(roots))
+    sys.stderr.write(f"wrote {target}\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,165 @@
+"""`reproduce --quick`: the headline protocol, cut short, at the rates its committed runs chose.
+
+The budget is data (quick.yaml beside this file), derived from the committed run records by
+
+    python -m rnnbench.sweep.derive_quick results/paper-batch1 results/ablations
+
+and checked against them by tests/sweep/test_quick.py. For each (dataset, cell):
+
+- the reference is what the full protocol gives: among the committed runs of the headline protocol
+  (configs/paper at its defaults, batch 1; only the learning rate and the seed may differ), the
+  learning rate with the best mean validation NLL, and the mean test NLL of its seeds;
+- the quick run is seed 0 at the committed learning rate that got within MARGIN of that validation
+  NLL in the fewest epochs, for that many epochs. A CPU run is a function of its config, so the
+  quick run is the first epochs of that committed run, on the full dataset.
+
+    committed seed-0 curve (valid NLL)         quick run
+    10.8 ─╮                                     same lr, same seed, first E epochs
+          ╰──╮                                  -> test NLL near the reference
+    ref+M ─ ─ ─╲─ ─ ─ ─ ─ ─                     (tests/sweep/test_quick.py, docs/sweeps.md)
+    ref          ╰────────────  (E = first epoch under ref + M)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from rnnbench.config import Config, config_hash, parse_recorded
+from rnnbench.errors import RnnbenchError
+from rnnbench.records import CONFIG_FILE, HISTORY_FILE, METRICS_FILE
+
+QUICK_FILE = "quick.yaml"
+MARGIN = 0.25  # nats of validation NLL above the reference at which a quick run may stop
+TOLERANCE = 0.5  # the quick table flags a pair further than this from its reference (test NLL)
+EPOCH_SLACK = 1.1  # epochs budgeted = ceil(slack x epochs the committed run needed)
+
+
+@dataclass(frozen=True)
+class QuickPair:
+    dataset: str
+    cell: str
+    lr: float  # a committed learning rate of the headline protocol
+    max_epochs: int  # the quick budget
+    reference_test: float  # the full protocol's test NLL (pooled), mean over its seeds
+    reference_runs: int  # seeds behind the reference
+    reference_lrs: int  # learning rates searched behind the reference (10: the full search)
+
+
+@dataclass(frozen=True)
+class _Run:
+    lr: float
+    seed: int
+    nll_valid: float
+    nll_test: float
+    curve: list[float]  # validation NLL per epoch
+
+
+def quick_plan() -> dict[tuple[str, str], QuickPair]:
+    """The shipped quick budget, keyed by (dataset, cell)."""
+    text = resources.files("rnnbench.sweep").joinpath(QUICK_FILE).read_text()
+    pairs = [QuickPair(**item) for item in yaml.safe_load(text)["pairs"]]
+    return {(pair.dataset, pair.cell): pair for pair in pairs}
+
+
+def derive_plan(roots: Iterable[Path], protocols: dict[tuple[str, str], Config]) -> list[QuickPair]:
+    """The quick budget the committed records under `roots` give, for the pairs of `protocols`
+    ((dataset, cell) -> the headline protocol's config of that pair)."""
+    wanted = {config_hash(_normalised(config)): key for key, config in protocols.items()}
+    runs: dict[tuple[str, str], list[_Run]] = {}
+    seen: set[tuple[tuple[str, str], float, int]] = set()  # a config copied twice is one run
+    for run_dir in _run_dirs(roots):
+        found = _read(run_dir, wanted)
+        if found is None:
+            continue
+        key, run = found
+        if (key, run.lr, run.seed) not in seen:
+            seen.add((key, run.lr, run.seed))
+            runs.setdefault(key, []).append(run)
+    return [_pair(key, runs[key]) for key in protocols if key in runs]
+
+
+def _normalised(config: Config) -> Config:
+    """The config with the fields a search varies set to fixed values (lr, seed, threads)."""
+    data = config.model_dump(mode="json")
+    data["seed"], data["optim"]["lr"] = 0, 1e-3
+    return parse_recorded(data, "protocol")
+
+
+def _run_dirs(roots: Iterable[Path]) -> list[Path]:
+    return sorted({path.parent for root in roots for path in root.rglob(METRICS_FILE)})
+
+
+def _read(run_dir: Path, wanted: dict[str, tuple[str, str]]) -> tuple[tuple[str, str], _Run] | None:
+    """A finished run of one of the wanted protocols, or None."""
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.is_file():
+        return None
+    config = parse_recorded(yaml.safe_load(config_path.read_text()), str(config_path))
+    key = wanted.get(config_hash(_normalised(config)))
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    finished = metrics["status"] in ("ok", "diverged") and metrics["nll_test"] is not None
+    if key is None or not finished:
+        return None
+    with (run_dir / HISTORY_FILE).open() as handle:
+        curve = [float(row["nll_valid"]) for row in csv.DictReader(handle)]
+    run = _Run(config.optim.lr, config.seed, metrics["nll_valid"], metrics["nll_test"], curve)
+    return key, run
+
+
+def _pair(key: tuple[str, str], runs: list[_Run]) -> QuickPair:
+    """The reference (best mean valid over the seeds every rate shares) and the fastest rate."""
+    by_lr: dict[float, list[_Run]] = {}
+    for run in runs:
+        by_lr.setdefault(run.lr, []).append(run)
+    common = set.intersection(*({run.seed for run in group} for group in by_lr.values()))
+    best_lr = min(by_lr, key=lambda lr: _mean_valid(by_lr[lr], common))
+    chosen = by_lr[best_lr]
+    reference_valid = statistics.fmean(run.nll_valid for run in chosen)
+    fastest = min(
+        (run for run in runs if run.seed == 0),
+        key=lambda run: (_epochs_to(run.curve, reference_valid + MARGIN), run.lr),
+    )
+    epochs = _epochs_to(fastest.curve, reference_valid + MARGIN)
+    if math.isinf(epochs):
+        raise RnnbenchError(f"{key[0]}/{key[1]}: no committed seed-0 run reaches the reference")
+    return QuickPair(
+        dataset=key[0],
+        cell=key[1],
+        lr=fastest.lr,
+        max_epochs=math.ceil(epochs * EPOCH_SLACK),
+        reference_test=round(statistics.fmean(run.nll_test for run in chosen), 4),
+        reference_runs=len(chosen),
+        reference_lrs=len(by_lr),
+    )
+
+
+def _mean_valid(group: list[_Run], common: set[int]) -> float:
+    scored = [run for run in group if run.seed in common] or group
+    return statistics.fmean(run.nll_valid for run in scored)
+
+
+def _epochs_to(curve: list[float], target: float) -> float:
+    """The first epoch (1-based) whose validation NLL is at or under target; inf if none."""
+    return next((epoch for epoch, value in enumerate(curve, 1) if value <= target), math.inf)
+
+
+def render_plan(pairs: list[QuickPair], roots: list[str]) -> str:
+    header = (
+        "# The budget of `rnnbench reproduce --quick` (rnnbench/sweep/quick.py), derived from the\n"
+        f"# committed run records by `python -m rnnbench.sweep.derive_quick {' '.join(roots)}`.\n"
+        "# Per pair: the committed learning rate whose seed-0 run got within "
+        f"{MARGIN} nats of the\n# reference's validation NLL in the fewest epochs, those epochs "
+        f"x {EPOCH_SLACK}, and the reference\n"
+        "# (the full protocol's test NLL: its runs and rates).\n"
+    )
+    body = yaml.safe_dump({"pairs": [asdict(pair) for pair in pairs]}, sort_keys=False)
+    return header + body
