@@ -91,11 +91,14 @@ def compare(  # noqa: PLR0917  (typer passes options by keyword)
     ] = 0.25,
 ) -> None:
     """Aggregate runs into the paper's Table 2: best learning rate by validation NLL, seeds as
-    mean ± 95% t-interval, diverged runs counted. Optionally gate against a saved baseline (CI).
+    mean ± 95% t-interval, diverged runs counted. Runs are pooled only within one protocol (the
+    config less lr and seed) and one results dir; others are labelled rows. Test NLL both pooled
+    and per piece (docs/compare.md). Optionally gate against a saved baseline (CI).
 
     Exit status: 0 all good.
     1: a cell regressed or is missing against --baseline, or a run record is unreadable.
-    2: usage error (no runs found, bad baseline file, bad option).
+    2: usage error (no runs found, bad baseline file, runs of another protocol than the
+    baseline's, bad option).
     """
     from rnnbench import report
     from rnnbench.report.load import REPEATS_ATTR
