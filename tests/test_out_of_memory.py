@@ -85,7 +85,7 @@ def test_training_a_model_that_does_not_fit_is_one_line(tmp_path: Path) -> None:
     result = run_capped(prelude, body, str(tmp_path / "run"))
     assert result.returncode == 1, result.stderr
     assert result.stdout.strip().startswith(
-        "out of memory: training lstm with 4096 units, batch 8 on cpu (tried to allocate"
+        "out of memory: training lstm with 4096 units, batch 1 on cpu (tried to allocate"
     )
 
 

@@ -150,7 +150,7 @@ def test_an_interrupt_during_the_warm_up_is_a_resumable_interrupted_run(
     the run as interrupted before epoch 1; the resumed run is the uninterrupted one."""
     config = tiny_config(train={"max_epochs": 2})
     train(config, tmp_path / "reference", splits=synthetic_splits)
-    kernel = KERNELS.get("gru", get_cell("gru").reference_kernel)
+    kernel = KERNELS.get("gru") or reference_kernel(get_cell("gru"))
 
     def interrupting_warm_up(*args: Any) -> torch.Tensor:
         if not torch.is_grad_enabled():  # the warm-up comes before any training step
