@@ -13,3 +13,15 @@ rnnbench compare results/paper --paper --stats --format markdown --output result
 rnnbench compare results/paper-batch1 --paper --stats --format markdown --output results/table2-batch1.md
 rnnbench compare results/paper results/ablations --paper --format markdown --output results/ablations.md
 python -m rnnbench.sweep.derive_quick results/paper-batch1 results/ablations
+# The README's headline table is a copy of table2-batch1.md (tests/report/test_readme.py).
+python - <<'PY'
+from pathlib import Path
+readme, table = Path("README.md"), Path("results/table2-batch1.md").read_text()
+if readme.is_file():
+    start, end = "<!-- table2-batch1:", "<!-- /table2-batch1 -->"
+    text = readme.read_text()
+    head, rest = text.split(start)
+    marker, _ = rest.split("-->\n", 1)
+    tail = rest.split(end)[1]
+    readme.write_text(f"{head}{start}{marker}-->\n{table}{end}{tail}")
+PY
