@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rnnbench.sweep.quick import quick_plan
 from rnnbench.cli import app
 from rnnbench.records import read_metrics
 from rnnbench.sweep import read_trial_list
+from rnnbench.sweep.quick import quick_plan
 
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
 

@@ -1,0 +1,50 @@
+"""examples/noisy_evaluation.py on a really trained tiny GRU from the JSB mirror."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from rnnbench.records import read_metrics
+from tests.models.test_gate_statistics import train_tiny
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "examples" / "noisy_evaluation.py"
+
+pytestmark = pytest.mark.mirror
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("noisy_evaluation", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_clean_figures_are_the_runs_own_and_noise_costs(data_dir_all: Path, tmp_path: Path) -> None:
+    run = train_tiny(data_dir_all, tmp_path / "run", "train.max_epochs=2")
+    result = load_script().report(run, "test", draws=2)
+    metrics = read_metrics(run)
+    # Without noise, the record's own values (4-decimal rounding aside).
+    assert result["nll"] == pytest.approx(metrics.nll_test, abs=1e-3)
+    assert result["nll_seqmean"] == pytest.approx(metrics.nll_test_seqmean, abs=1e-3)
+    assert result["nll_noisy"] != result["nll"]  # the noise really perturbs the weights
+
+
+def test_the_command_prints_one_json_line_per_run(data_dir_all: Path, tmp_path: Path) -> None:
+    run = train_tiny(data_dir_all, tmp_path / "run")
+    command = [sys.executable, str(SCRIPT), str(run), "--draws", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert json.loads(line)["dataset"] == "jsb"
+    missing = subprocess.run([*command[:2], str(tmp_path / "nowhere")], capture_output=True,
+                             text=True, check=False, timeout=300)  # fmt: skip
+    assert missing.returncode == 1 and missing.stderr.startswith("error:")
