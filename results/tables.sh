@@ -13,6 +13,8 @@ rnnbench compare results/paper --paper --stats --format markdown --output result
 rnnbench compare results/paper-batch1 --paper --stats --format markdown --output results/table2-batch1.md
 rnnbench compare results/paper results/ablations --paper --format markdown --output results/ablations.md
 python -m rnnbench.sweep.derive_quick results/paper-batch1 results/ablations
+# Figure 2 (learning curves) and the test-NLL chart of the headline protocol.
+rnnbench compare results/paper-batch1 --plot results/figures-batch1 >/dev/null
 # The README's headline table is a copy of table2-batch1.md (tests/report/test_readme.py).
 python - <<'PY'
 from pathlib import Path
