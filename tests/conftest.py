@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread() -> Iterator[None]:
+    """One torch thread in every test: the test machines have 2 shared cores, and at these
+    sizes a second thread only adds contention."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def find_mirror() -> Path | None:
@@ -37,6 +50,16 @@ def mirror_dir() -> Path:
 
 
 BUILTIN_DATASETS = ("jsb", "nottingham", "musedata", "piano-midi")
+
+
+@pytest.fixture(scope="session")
+def jsb_data_dir(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """JSB alone, fetched from the mirror into a data dir of its own (sweeps and plugin cells)."""
+    from rnnbench.data import fetch
+
+    data_dir = tmp_path_factory.mktemp("data")
+    fetch("jsb", data_dir=data_dir, mirror=mirror_dir)
+    return data_dir
 
 
 @pytest.fixture(scope="session")

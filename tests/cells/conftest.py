@@ -1,5 +1,5 @@
 """Plugin-cell fixtures: the example package (examples/mgu) on the path, an entry point registered
-through a real dist-info directory, JSB from the mirror, one torch thread."""
+through a real dist-info directory (JSB from the mirror: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,22 +13,6 @@ from tests.conftest import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "examples" / "mgu"
 MGU = "mgu.cells:MGU"
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def jsb_data_dir(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rnnbench.data import fetch
-
-    data_dir = tmp_path_factory.mktemp("data")
-    fetch("jsb", data_dir=data_dir, mirror=mirror_dir)
-    return data_dir
 
 
 def prepend_path(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:

@@ -28,6 +28,7 @@ from rnnbench.models import build_model, params_recurrent
 from rnnbench.sweep import expand_bases
 from tests.cells.conftest import EXAMPLE, MGU, prepend_path
 from tests.conftest import REPO_ROOT
+from tests.models.test_models import relu_kernel  # noqa: F401 (registered by its path below)
 
 PAPER = REPO_ROOT / "configs" / "paper"
 
@@ -66,18 +67,6 @@ def test_nearest_size_on_a_known_count() -> None:
     assert nearest_size(lambda h: h * h, 1, 100, "square") == 1
     with pytest.raises(PluginError, match="even 100 units give fewer than 1,000,000"):
         nearest_size(lambda h: h * h, 1_000_000, 100, "square")
-
-
-def relu_kernel(
-    x_proj: torch.Tensor, weight_recurrent: torch.Tensor, weight_peephole: torch.Tensor | None
-) -> torch.Tensor:
-    """A new built-in cell's reference kernel (it would live in rnnbench/models/reference.py)."""
-    h = x_proj.new_zeros(x_proj.shape[0], weight_recurrent.shape[0])  # (B, H)
-    states = []
-    for t in range(x_proj.shape[1]):
-        h = torch.relu(x_proj[:, t] + h @ weight_recurrent)
-        states.append(h)
-    return torch.stack(states, dim=1)  # (B, T, H)
 
 
 def test_a_new_builtin_cell_is_one_entry_everywhere() -> None:

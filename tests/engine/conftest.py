@@ -1,20 +1,10 @@
-"""Engine test fixtures: one thread (the machine is shared), float64 reference cells."""
+"""Engine test fixtures: float64 reference cells, both backends (one torch thread: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(params=["torch", "native"])

@@ -1,4 +1,4 @@
-"""Sweep-test fixtures: one thread per process; JSB fetched from the mirror into a tmp data dir."""
+"""Sweep-test fixtures: the environment of a sweep (JSB from the mirror: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def jsb_data_dir(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rnnbench.data import fetch
-
-    data_dir = tmp_path_factory.mktemp("data")
-    fetch("jsb", data_dir=data_dir, mirror=mirror_dir)
-    return data_dir
 
 
 @pytest.fixture

@@ -1,23 +1,14 @@
-"""Test fixtures: single-threaded torch (the test machines have 2 shared cores)."""
+"""Trainer test fixtures: small synthetic piano-rolls and a tiny config (one torch thread: tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from rnnbench.config import Config, parse_config
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _single_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def make_rolls(seed: int, count: int, low: int = 2, high: int = 25) -> list[np.ndarray]:
