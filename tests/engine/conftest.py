@@ -1,4 +1,4 @@
-"""Engine test fixtures: float64 reference cells, both backends (one torch thread: tests/conftest.py)."""
+"""Engine test fixtures: float64 reference cells, both backends (threads: tests/conftest)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trainer test fixtures: small synthetic piano-rolls and a tiny config (one torch thread: tests/conftest.py)."""
+"""Trainer test fixtures: small synthetic piano-rolls, a tiny config (threads: tests/conftest)."""
 
 from __future__ import annotations
 
