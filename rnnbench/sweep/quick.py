@@ -11,7 +11,11 @@ and checked against them by tests/sweep/test_quick.py. For each (dataset, cell):
   learning rate with the best mean validation NLL, and the mean test NLL of its seeds;
 - the quick run is seed 0 at the committed learning rate that got within MARGIN of that validation
   NLL in the fewest epochs, for that many epochs. A CPU run is a function of its config, so the
-  quick run is the first epochs of that committed run, on the full dataset.
+  quick run is the first epochs of that committed run, on the full dataset;
+- the whole must fit BUDGET_SECONDS of training on the reference machine, priced by a committed
+  quick run there (results/quick: seconds per epoch of each pair, two workers on two cores). The
+  cheapest pairs get their epochs first; the pairs that no longer fit share what is left, and the
+  quick table says they were not reached in the budget.
 
     committed seed-0 curve (valid NLL)         quick run
     10.8 ─╮                                     same lr, same seed, first E epochs
@@ -27,7 +31,7 @@ import json
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -38,9 +42,14 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.records import CONFIG_FILE, HISTORY_FILE, METRICS_FILE
 
 QUICK_FILE = "quick.yaml"
-MARGIN = 0.25  # nats of validation NLL above the reference at which a quick run may stop
+MARGIN = 0.4  # nats of validation NLL above the reference at which a quick run may stop
 TOLERANCE = 0.5  # the quick table flags a pair further than this from its reference (test NLL)
-EPOCH_SLACK = 1.1  # epochs budgeted = ceil(slack x epochs the committed run needed)
+EPOCH_SLACK = 1.0  # epochs budgeted = ceil(slack x epochs the committed run needed)
+# Seconds of training, summed over the pairs, on the reference machine (a 2-core AMD EPYC; two
+# workers): ~450 s of wall time, so that with the one-off engine build (~60 s there), the data
+# fetch and the report the whole `reproduce --quick` takes under 10 minutes.
+BUDGET_SECONDS = 900.0
+TIMING_ROOT = "results/quick"  # a committed quick run on the reference machine: the prices
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,9 @@ class QuickPair:
     dataset: str
     cell: str
     lr: float  # a committed learning rate of the headline protocol
-    max_epochs: int  # the quick budget
+    max_epochs: int  # the quick budget: needed_epochs, or fewer where the time budget ran out
+    needed_epochs: int  # what the committed run needed to come within MARGIN (x EPOCH_SLACK)
+    epoch_seconds: float  # one epoch of this pair on the reference machine (TIMING_ROOT)
     reference_test: float  # the full protocol's test NLL (pooled), mean over its seeds
     reference_runs: int  # seeds behind the reference
     reference_lrs: int  # learning rates searched behind the reference (10: the full search)
@@ -70,9 +81,15 @@ def quick_plan() -> dict[tuple[str, str], QuickPair]:
     return {(pair.dataset, pair.cell): pair for pair in pairs}
 
 
-def derive_plan(roots: Iterable[Path], protocols: dict[tuple[str, str], Config]) -> list[QuickPair]:
+def derive_plan(
+    roots: Iterable[Path],
+    protocols: dict[tuple[str, str], Config],
+    timing: Path | None = None,
+    budget: float = BUDGET_SECONDS,
+) -> list[QuickPair]:
     """The quick budget the committed records under `roots` give, for the pairs of `protocols`
-    ((dataset, cell) -> the headline protocol's config of that pair)."""
+    ((dataset, cell) -> the headline protocol's config of that pair), priced by the quick run under
+    `timing` (None: no time budget, every pair gets the epochs it needs)."""
     wanted = {config_hash(_normalised(config)): key for key, config in protocols.items()}
     runs: dict[tuple[str, str], list[_Run]] = {}
     seen: set[tuple[tuple[str, str], float, int]] = set()  # a config copied twice is one run
@@ -84,7 +101,51 @@ def derive_plan(roots: Iterable[Path], protocols: dict[tuple[str, str], Config])
         if (key, run.lr, run.seed) not in seen:
             seen.add((key, run.lr, run.seed))
             runs.setdefault(key, []).append(run)
-    return [_pair(key, runs[key]) for key in protocols if key in runs]
+    pairs = [_pair(key, runs[key]) for key in protocols if key in runs]
+    if timing is None:
+        return pairs
+    prices = epoch_prices(timing)
+    priced = [replace(pair, epoch_seconds=_price(pair, prices)) for pair in pairs]
+    return fit_budget(priced, budget)
+
+
+def epoch_prices(timing: Path) -> dict[tuple[str, str], float]:
+    """Seconds per epoch of each (dataset, cell) in the finished runs under `timing`."""
+    prices: dict[tuple[str, str], float] = {}
+    for run_dir in _run_dirs([timing]):
+        metrics = json.loads((run_dir / METRICS_FILE).read_text())
+        with (run_dir / HISTORY_FILE).open() as handle:
+            seconds = [float(row["wall_time_s"]) for row in csv.DictReader(handle)]
+        if metrics["status"] == "ok" and seconds:
+            prices[(metrics["dataset"], metrics["cell"])] = round(seconds[-1] / len(seconds), 3)
+    if not prices:
+        raise RnnbenchError(f"{timing}: no finished quick run to price the budget with")
+    return prices
+
+
+def _price(pair: QuickPair, prices: dict[tuple[str, str], float]) -> float:
+    """The pair's own price, else the dearest of its dataset's, else the dearest of all."""
+    same_dataset = [price for (dataset, _), price in prices.items() if dataset == pair.dataset]
+    return prices.get((pair.dataset, pair.cell), max(same_dataset or prices.values()))
+
+
+def fit_budget(pairs: list[QuickPair], budget: float) -> list[QuickPair]:
+    """Cheapest pair first, each gets the epochs it needs while `budget` seconds last; the pairs
+    that no longer fit (all dearer) share what is left evenly, at least one epoch each."""
+    fitted: dict[tuple[str, str], QuickPair] = {}
+    left = budget
+    ordered = sorted(pairs, key=lambda pair: (pair.needed_epochs * pair.epoch_seconds, pair.cell))
+    for index, pair in enumerate(ordered):
+        cost = pair.needed_epochs * pair.epoch_seconds
+        if cost > left:
+            share = left / (len(ordered) - index)
+            for rest in ordered[index:]:
+                epochs = min(rest.needed_epochs, max(1, math.floor(share / rest.epoch_seconds)))
+                fitted[(rest.dataset, rest.cell)] = replace(rest, max_epochs=epochs)
+            break
+        left -= cost
+        fitted[(pair.dataset, pair.cell)] = pair
+    return [fitted[(pair.dataset, pair.cell)] for pair in pairs]
 
 
 def _normalised(config: Config) -> Config:
@@ -131,11 +192,14 @@ def _pair(key: tuple[str, str], runs: list[_Run]) -> QuickPair:
     epochs = _epochs_to(fastest.curve, reference_valid + MARGIN)
     if math.isinf(epochs):
         raise RnnbenchError(f"{key[0]}/{key[1]}: no committed seed-0 run reaches the reference")
+    needed = math.ceil(epochs * EPOCH_SLACK)
     return QuickPair(
         dataset=key[0],
         cell=key[1],
         lr=fastest.lr,
-        max_epochs=math.ceil(epochs * EPOCH_SLACK),
+        max_epochs=needed,
+        needed_epochs=needed,
+        epoch_seconds=math.nan,
         reference_test=round(statistics.fmean(run.nll_test for run in chosen), 4),
         reference_runs=len(chosen),
         reference_lrs=len(by_lr),
@@ -158,8 +222,10 @@ def render_plan(pairs: list[QuickPair], roots: list[str]) -> str:
         f"# committed run records by `python -m rnnbench.sweep.derive_quick {' '.join(roots)}`.\n"
         "# Per pair: the committed learning rate whose seed-0 run got within "
         f"{MARGIN} nats of the\n# reference's validation NLL in the fewest epochs, those epochs "
-        f"x {EPOCH_SLACK}, and the reference\n"
-        "# (the full protocol's test NLL: its runs and rates).\n"
+        f"x {EPOCH_SLACK} (needed_epochs), and the reference\n"
+        "# (the full protocol's test NLL: its runs and rates). Priced by the committed quick run\n"
+        f"# in {TIMING_ROOT} (epoch_seconds), cheapest first within {BUDGET_SECONDS:.0f} s; "
+        "the pairs that did\n# not fit share what was left (max_epochs < needed_epochs).\n"
     )
     body = yaml.safe_dump({"pairs": [asdict(pair) for pair in pairs]}, sort_keys=False)
     return header + body

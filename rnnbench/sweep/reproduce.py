@@ -14,7 +14,7 @@ from typing import Any
 from rnnbench.cells import get_cell
 from rnnbench.errors import UsageError
 from rnnbench.sweep.grid import directory_pairs, paper_config_dir, split_names
-from rnnbench.sweep.quick import quick_plan
+from rnnbench.sweep.quick import QuickPair, quick_plan
 from rnnbench.sweep.trials import BaseConfig, SweepSpec
 
 QUICK_NOTE = (
@@ -45,6 +45,9 @@ def reproduce_spec(
             f"--quick runs 1 trial per pair at a known-good learning rate, not --trials {trials}"
         )
     pairs = directory_pairs(paper_config_dir(), split_names(datasets), split_names(cells))
+    if quick:  # dearest first: two workers then finish together (the table keeps its own order)
+        plan = quick_plan()
+        pairs.sort(key=lambda pair: -_quick_cost(plan, pair[0], pair[1]))
     bases = [
         BaseConfig(base.path, (*base.settings, *_pair_settings(dataset, cell, variant, quick)))
         for dataset, cell, base in pairs
@@ -57,6 +60,16 @@ def reproduce_spec(
         overrides=tuple(overrides),
     )
     return replace(spec, trials=1, fixed_lr=True) if quick else spec
+
+
+def _quick_cost(plan: dict[tuple[str, str], QuickPair], dataset: str, cell: str) -> float:
+    """A pair's quick epochs x seconds per epoch; a pair without a budget, its dataset's dearest."""
+    pair = plan.get((dataset, cell))
+    if pair is not None:
+        return pair.max_epochs * pair.epoch_seconds
+    return max(
+        (p.max_epochs * p.epoch_seconds for (d, _), p in plan.items() if d == dataset), default=0.0
+    )
 
 
 def _pair_settings(dataset: str, cell: str, variant: str, quick: bool) -> list[tuple[str, Any]]:
