@@ -25,17 +25,22 @@ def available_cores() -> int:
 
 def configure_torch(config: Config) -> torch.device:
     """Threads from the config (or all cores), flush denormals (tiny gate values otherwise crawl
-    on CPU), and the device: auto = CUDA when present."""
+    on CPU), and the device (run_device)."""
     torch.set_num_threads(config.train.num_threads or available_cores())
     torch.set_flush_denormal(True)
     return run_device(config)
 
 
 def run_device(config: Config) -> torch.device:
-    """The device a config trains on: auto = CUDA when present."""
+    """The device a config trains on. auto: the CPU for the paper variant (and plugin cells), whose
+    per-step loops are compiled for the CPU only; on a GPU they launch small kernels step by step,
+    and an H200 trained the JSB GRU at batch 1 7x slower than one CPU core (docs/speed.md). The
+    fused variant (cuDNN) goes to CUDA when present."""
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: 'cuda' requested but CUDA is not available (use auto or cpu)")
     if config.device == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    if config.device == "auto" and config.model.variant == "paper":
         return torch.device("cpu")
     return torch.device("cuda")
 

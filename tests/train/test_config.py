@@ -210,6 +210,27 @@ def test_cuda_requested_without_cuda(tmp_path: Path) -> None:
     assert_one_error_line(result, "device: 'cuda' requested")
 
 
+@pytest.mark.parametrize(
+    ("device", "variant", "expected"),
+    [
+        ("auto", "paper", "cpu"),  # compiled CPU loops: a GPU ran them 7x slower (docs/speed.md)
+        ("auto", "fused", "cuda"),  # cuDNN
+        ("cuda", "paper", "cuda"),  # asked for: honoured
+        ("cpu", "fused", "cpu"),
+    ],
+)
+def test_auto_device_with_a_gpu_present(
+    device: str, variant: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rnnbench.train.setup import run_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the decision, not a GPU
+    config = load_config(
+        REPO / "configs" / "smoke.yaml", [f"device={device}", f"model.variant={variant}"]
+    )
+    assert run_device(config).type == expected
+
+
 def test_a_dataset_not_downloaded_offline_without_mirror_is_one_line_exit_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
