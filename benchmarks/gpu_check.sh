@@ -8,9 +8,11 @@
 #                                               # (RNNBENCH_DATA_DIR, RNNBENCH_MIRROR)
 # DEVICES="cpu" runs it without a GPU (to check the script itself).
 set -u
-out=${1:?usage: gpu_check.sh OUT_DIR}
+out=$(realpath -m "${1:?usage: gpu_check.sh OUT_DIR}")
+cd "$(dirname "$0")/.."  # the repository root: tests/ and configs/ are read from there
 devices=${DEVICES:-cuda cpu}
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 export PYTHONUNBUFFERED=1
 rb=(python3 -m rnnbench)
 step() {  # step NAME SECONDS COMMAND...: run with a limit; stdout to NAME.out, stderr to NAME.err

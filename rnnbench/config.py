@@ -239,8 +239,8 @@ class Config(Section):
     # fully determined by its config. At most 2^32 - 1: each epoch's batch order seeds a 64-bit
     # generator with seed * 1,000,003 + epoch.
     seed: int = Field(default=0, ge=0, le=2**32 - 1, strict=True)
-    # auto = the CPU for the paper variant and plugin cells (their loops are compiled for the CPU;
-    # at batch 1 a GPU runs them several times slower, docs/speed.md), CUDA when present for fused.
+    # auto = the CPU for the paper variant and plugin cells below batch 64 (their loops are compiled
+    # for the CPU; at batch 1 a GPU runs them 7x slower, docs/speed.md), else CUDA when present.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataConfig
     model: ModelConfig

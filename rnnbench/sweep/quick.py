@@ -14,8 +14,8 @@ and checked against them by tests/sweep/test_quick.py. For each (dataset, cell):
   quick run is the first epochs of that committed run, on the full dataset;
 - the whole must fit BUDGET_SECONDS of training on the reference machine, priced by a committed
   quick run there (results/quick: seconds per epoch of each pair, two workers on two cores). The
-  cheapest pairs get their epochs first; the pairs that no longer fit share what is left, and the
-  quick table says they were not reached in the budget.
+  cheapest pairs get their epochs first; the pairs that no longer fit share what is left, and where
+  one of them misses the tolerance the quick table says how many of its epochs it got.
 
     committed seed-0 curve (valid NLL)         quick run
     10.8 ─╮                                     same lr, same seed, first E epochs

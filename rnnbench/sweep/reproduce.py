@@ -2,7 +2,9 @@
 
 `quick` is the headline protocol cut short (rnnbench/sweep/quick.py): one trial per pair, full
 datasets, at a learning rate the committed runs used and for the epochs that rate needed to come
-within reach of the full protocol's result, so all 12 pairs finish in about 10 minutes on 2 cores.
+within reach of the full protocol's result, inside a time budget (about 8 minutes on 2 cores; the
+dearest pairs may get fewer epochs, and their table row says so). A cell without a committed budget
+(a plugin) runs outside that budget.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from rnnbench.sweep.trials import BaseConfig, SweepSpec
 QUICK_NOTE = (
     "**Quick run** (`rnnbench reproduce --quick`): the headline protocol on the full datasets, one "
     "trial per pair at a learning rate its committed runs used, cut to the epochs that rate needed "
-    "to come near the full protocol's result (rnnbench/sweep/quick.yaml). Not the protocol itself: "
+    "to come near the full protocol's result, within a time budget (rnnbench/sweep/quick.yaml). "
+    "Not the protocol itself: "
     "the `reference` columns below give the committed full-protocol value of each pair."
 )
 DEFAULT_QUICK_EPOCHS = 20  # a pair without a committed budget (e.g. your own cell)

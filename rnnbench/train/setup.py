@@ -31,16 +31,21 @@ def configure_torch(config: Config) -> torch.device:
     return run_device(config)
 
 
+GPU_FROM_BATCH = 64  # paper cells, one H200 against one CPU core (docs/speed.md): the CPU is 2-14x
+# faster at batch 1 and 16, the GPU 2-5x faster at 128; the crossover, interpolated, is near 32-64.
+
+
 def run_device(config: Config) -> torch.device:
-    """The device a config trains on. auto: the CPU for the paper variant (and plugin cells), whose
-    per-step loops are compiled for the CPU only; on a GPU they launch small kernels step by step,
-    and an H200 trained the JSB GRU at batch 1 7x slower than one CPU core (docs/speed.md). The
-    fused variant (cuDNN) goes to CUDA when present."""
+    """The device a config trains on. auto: the CPU for the paper variant (and plugin cells) below
+    GPU_FROM_BATCH sequences per batch: their per-step loops are compiled for the CPU only, and on
+    a GPU they launch small kernels step by step (an H200 trained the JSB GRU at batch 1 7x slower
+    than one CPU core). Otherwise, and for the fused variant (cuDNN), CUDA when present."""
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: 'cuda' requested but CUDA is not available (use auto or cpu)")
     if config.device == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
-    if config.device == "auto" and config.model.variant == "paper":
+    paper_cells = config.model.variant == "paper"
+    if config.device == "auto" and paper_cells and config.train.batch_size < GPU_FROM_BATCH:
         return torch.device("cpu")
     return torch.device("cuda")
 

@@ -211,23 +211,24 @@ def test_cuda_requested_without_cuda(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("device", "variant", "expected"),
+    ("device", "variant", "batch", "expected"),
     [
-        ("auto", "paper", "cpu"),  # compiled CPU loops: a GPU ran them 7x slower (docs/speed.md)
-        ("auto", "fused", "cuda"),  # cuDNN
-        ("cuda", "paper", "cuda"),  # asked for: honoured
-        ("cpu", "fused", "cpu"),
+        ("auto", "paper", 1, "cpu"),  # compiled CPU loops: a GPU ran them 7x slower (docs/speed.md)
+        ("auto", "paper", 63, "cpu"),
+        ("auto", "paper", 64, "cuda"),  # big batches: the GPU catches up (2-5x at 128)
+        ("auto", "fused", 1, "cuda"),  # cuDNN
+        ("cuda", "paper", 1, "cuda"),  # asked for: honoured
+        ("cpu", "fused", 128, "cpu"),
     ],
 )
 def test_auto_device_with_a_gpu_present(
-    device: str, variant: str, expected: str, monkeypatch: pytest.MonkeyPatch
+    device: str, variant: str, batch: int, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rnnbench.train.setup import run_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the decision, not a GPU
-    config = load_config(
-        REPO / "configs" / "smoke.yaml", [f"device={device}", f"model.variant={variant}"]
-    )
+    settings = [f"device={device}", f"model.variant={variant}", f"train.batch_size={batch}"]
+    config = load_config(REPO / "configs" / "smoke.yaml", settings)
     assert run_device(config).type == expected
 
 
