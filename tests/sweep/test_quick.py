@@ -133,8 +133,19 @@ def test_prices_are_seconds_per_epoch_of_the_timing_run(tmp_path: Path) -> None:
     assert epoch_prices(tmp_path) == {("jsb", "gru"): 2.5, ("musedata", "tanh"): 7.0}
 
 
-def budget_pair(dataset: str, needed: int, seconds: float) -> QuickPair:
-    return QuickPair(dataset, "gru", 1e-3, needed, needed, seconds, 8.0, 1, 1)
+def budget_pair(dataset: str, needed: int, seconds: float, reach: int = 1) -> QuickPair:
+    return QuickPair(
+        dataset=dataset,
+        cell="gru",
+        lr=1e-3,
+        max_epochs=needed,
+        needed_epochs=needed,
+        reach_epochs=reach,
+        epoch_seconds=seconds,
+        reference_test=8.0,
+        reference_runs=1,
+        reference_lrs=1,
+    )
 
 
 def test_budget_goes_to_the_cheapest_pairs_first_and_the_rest_share_what_is_left() -> None:
@@ -159,6 +170,18 @@ def test_budget_goes_to_the_cheapest_pairs_first_and_the_rest_share_what_is_left
     assert fit_budget(pairs, budget=1e9) == pairs  # everything fits: nothing cut
     starved = fit_budget(pairs, budget=0.0)
     assert all(pair.max_epochs == 1 for pair in starved)  # at least one epoch each
+
+
+def test_a_share_that_cannot_reach_the_tolerance_goes_to_the_next_pair() -> None:
+    pairs = [
+        budget_pair("cheap", needed=10, seconds=1.0),  # 10 s
+        budget_pair("hopeless", needed=50, seconds=6.0, reach=20),  # 30 s would buy 5 of 20
+        budget_pair("dearer", needed=100, seconds=5.0, reach=8),
+    ]
+    fitted = {pair.dataset: pair for pair in fit_budget(pairs, budget=70.0)}
+    assert fitted["cheap"].max_epochs == 10
+    assert fitted["hopeless"].max_epochs == 1  # a token epoch: its row says it was cut
+    assert fitted["dearer"].max_epochs == 10  # (70 - 10 - 6) / 5 s: past its reach of 8
 
 
 def test_shipped_budget_fits_and_the_dearest_pairs_start_first() -> None:
