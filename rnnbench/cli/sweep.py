@@ -165,7 +165,7 @@ def reproduce(  # noqa: PLR0917
         bool,
         typer.Option(
             "--quick",
-            help="The protocol cut short: 1 committed lr per pair, its epochs (~8 min).",
+            help="The protocol cut short: 1 committed lr per pair, its epochs (~7 min).",
         ),
     ] = False,
     results_dir: Annotated[

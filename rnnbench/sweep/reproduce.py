@@ -2,7 +2,7 @@
 
 `quick` is the headline protocol cut short (rnnbench/sweep/quick.py): one trial per pair, full
 datasets, at a learning rate the committed runs used and for the epochs that rate needed to come
-within reach of the full protocol's result, inside a time budget (about 8 minutes on 2 cores; the
+within reach of the full protocol's result, inside a time budget (about 7 minutes on 2 cores; the
 dearest pairs may get fewer epochs, and their table row says so). A cell without a committed budget
 (a plugin) runs outside that budget.
 """
