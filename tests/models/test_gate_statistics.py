@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import subprocess
@@ -18,12 +19,13 @@ from rnnbench.train.sample import load_trained
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "examples" / "gate_statistics.py"
-
 pytestmark = pytest.mark.mirror
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gate_statistics", SCRIPT)
+@functools.cache
+def load_example(name: str) -> ModuleType:
+    """examples/<name>.py as a module, executed once per test session."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -57,9 +59,9 @@ def test_the_scripts_loops_are_the_models_cells(
         if layer.weight_peephole is not None:
             layer.weight_peephole.uniform_(-1, 1)  # every peephole term exercised
         x = torch.bernoulli(torch.full((2, 9, 88), 0.2))  # (B, T, 88)
-        states = load_script().STATES[cell](layer, x)
+        states = load_example("gate_statistics").STATES[cell](layer, x)
         torch.testing.assert_close(states["h"], layer(x), rtol=1e-5, atol=1e-6)
-    for gate in load_script().GATES[cell]:
+    for gate in load_example("gate_statistics").GATES[cell]:
         assert states[gate].shape == (2, 9, 6)
         assert bool(((states[gate] >= 0) & (states[gate] <= 1)).all())
 

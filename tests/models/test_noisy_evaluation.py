@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from rnnbench.records import read_metrics
-from tests.models.test_gate_statistics import train_tiny
+from tests.models.test_gate_statistics import load_example, train_tiny
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "examples" / "noisy_evaluation.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "noisy_evaluation.py"
 
 pytestmark = pytest.mark.mirror
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("noisy_evaluation", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_clean_figures_are_the_runs_own_and_noise_costs(data_dir_all: Path, tmp_path: Path) -> None:
     run = train_tiny(data_dir_all, tmp_path / "run", "train.max_epochs=2")
-    result = load_script().report(run, "test", draws=2)
+    result = load_example("noisy_evaluation").report(run, "test", draws=2)
     metrics = read_metrics(run)
     # Without noise, the record's own values (4-decimal rounding aside).
     assert result["nll"] == pytest.approx(metrics.nll_test, abs=1e-3)
