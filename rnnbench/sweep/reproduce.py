@@ -48,11 +48,11 @@ def reproduce_spec(
             f"--quick runs 1 trial per pair at a known-good learning rate, not --trials {trials}"
         )
     pairs = directory_pairs(paper_config_dir(), split_names(datasets), split_names(cells))
-    if quick:  # dearest first: two workers then finish together (the table keeps its own order)
-        plan = quick_plan()
+    plan = quick_plan() if quick else None  # read once: every pair's settings come from it
+    if plan is not None:  # dearest first: two workers then finish together (the table keeps order)
         pairs.sort(key=lambda pair: -_quick_cost(plan, pair[0], pair[1]))
     bases = [
-        BaseConfig(base.path, (*base.settings, *_pair_settings(dataset, cell, variant, quick)))
+        BaseConfig(base.path, (*base.settings, *_pair_settings(dataset, cell, variant, plan)))
         for dataset, cell, base in pairs
     ]
     spec = SweepSpec(
@@ -75,11 +75,13 @@ def _quick_cost(plan: dict[tuple[str, str], QuickPair], dataset: str, cell: str)
     )
 
 
-def _pair_settings(dataset: str, cell: str, variant: str, quick: bool) -> list[tuple[str, Any]]:
+def _pair_settings(
+    dataset: str, cell: str, variant: str, plan: dict[tuple[str, str], QuickPair] | None
+) -> list[tuple[str, Any]]:
+    """The pair's variant, and under --quick (`plan` given) its rate and epoch budget."""
     settings: list[tuple[str, Any]] = [("model.variant", variant)]
-    if not quick:
+    if plan is None:
         return settings
-    plan = quick_plan()
     pair = plan.get((dataset, cell))
     if pair is not None:
         return [*settings, ("optim.lr", pair.lr), ("train.max_epochs", pair.max_epochs)]
