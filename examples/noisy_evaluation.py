@@ -1,13 +1,16 @@
 """Test NLL of a trained run with the training weight noise left on, as the paper's code monitors.
 
     python examples/noisy_evaluation.py RUN_DIR [RUN_DIR ...] [--split test] [--draws 3]
+                                        [--weights best|last]
 
 jych/librnn evaluates its objective with the weight noise of training still applied (one draw per
 sequence; docs/paper-code.md). If the paper's Table 2 was read off that monitor, its numbers carry
 the noise's cost, and a run evaluated without noise (as rnnbench does) looks better than the paper
 by that much. For each run (its best weights, from checkpoint.pt), this prints one JSON line: the
 pooled and per-piece NLL of the split without noise, and with noise of the run's std drawn afresh
-for every piece (the mean over --draws repetitions), and the differences.
+for every piece (the mean over --draws repetitions), and the differences. `--weights last` scores
+the weights of the run's last epoch instead: what a 500-epoch run reports if it keeps its final
+model rather than its best by validation.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ def averages(rows: list[tuple[int, float]]) -> tuple[float, float]:
     return pooled, per_piece
 
 
-def report(run_dir: Path, split: str, draws: int) -> dict[str, object]:
-    config, model = load_trained(run_dir)
+def report(run_dir: Path, split: str, draws: int, weights: str = "best") -> dict[str, object]:
+    config, model = load_trained(run_dir, weights)
     pieces = load(config.data.name, config.data.data_dir).split(split)[: config.data.max_sequences]
     clean = averages(piece_nlls(model, pieces, 0.0, 0))
     noisy = [
@@ -64,6 +67,7 @@ def report(run_dir: Path, split: str, draws: int) -> dict[str, object]:
         "dataset": config.data.name,
         "cell": config.model.cell,
         "split": split,
+        "weights": weights,
         "weight_noise": config.optim.weight_noise,
         "nll": round(clean[0], 4),
         "nll_seqmean": round(clean[1], 4),
@@ -79,11 +83,12 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--split", default="test", choices=("train", "valid", "test"))
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--weights", default="best", choices=("best", "last"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     for run_dir in args.runs:
         try:
-            print(json.dumps(report(run_dir, args.split, args.draws)), flush=True)
+            print(json.dumps(report(run_dir, args.split, args.draws, args.weights)), flush=True)
         except RnnbenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(1)

@@ -16,17 +16,21 @@ from rnnbench.train.checkpoint import BadEntryError, check_weights
 from rnnbench.train.state import model_for
 
 
-def load_trained(run_dir: Path) -> tuple[Config, SequenceModel]:
-    """The run's config and its best weights (the ones its metrics were measured with)."""
+def load_trained(run_dir: Path, weights: str = "best") -> tuple[Config, SequenceModel]:
+    """The run's config and its weights: "best" (the ones its metrics were measured with) or
+    "last" (those of its last finished epoch: what a run without early stopping would report)."""
+    entry = {"best": "best_model", "last": "model"}.get(weights)
+    if entry is None:
+        raise TrainingError(f"weights: {weights!r} is not one of best, last")
     config = record.read_run_config(run_dir)
     checkpoint = record.load_checkpoint(run_dir)
     model = model_for(config)
     try:
-        check_weights("best_model", checkpoint["best_model"], model.state_dict())
+        check_weights(entry, checkpoint[entry], model.state_dict())
     except BadEntryError as exc:
         path = run_dir / CHECKPOINT_FILE
         raise TrainingError(f"{path}: does not match the run's config (entry {exc})") from None
-    model.load_state_dict(checkpoint["best_model"])
+    model.load_state_dict(checkpoint[entry])
     return config, model.eval()
 
 

@@ -250,16 +250,18 @@ def _finish(session: Session, status: Status) -> RunMetrics:
     """Write the final record. ok, and diverged after at least one finished epoch: evaluate the
     best weights (by validation NLL) on all splits, as early stopping does. An ok run's checkpoint
     is marked finished; otherwise the last one is kept (interrupted: to resume; diverged: for
-    inspection)."""
+    inspection). The finished checkpoint keeps both the best weights and the last epoch's."""
     config, state, run_dir = session.config, session.state, session.run_dir
     results: dict[str, SplitResult] = {}
     if status == "ok" or (status == "diverged" and state.progression.best_epoch > 0):
         session.report(_event("final", session))
+        last = {name: tensor.detach().clone() for name, tensor in state.model.state_dict().items()}
         state.model.load_state_dict(state.best_model)
         for split in SPLITS:
             results[split] = evaluate(
                 state.model, session.data[split], session.device, config.train.eval_batch_size
             )
+        state.model.load_state_dict(last)
         rows = [(split, *row) for split in SPLITS for row in results[split].per_sequence]
         record.write_per_sequence(run_dir, rows)
     if status == "ok":

@@ -28,6 +28,8 @@ from rnnbench.records import (
     read_metrics,
 )
 from rnnbench.train import Progress, train
+from rnnbench.train.evaluate import evaluate
+from rnnbench.train.state import model_for
 
 Splits = dict[str, list[np.ndarray]]
 MakeConfig = Callable[..., Config]
@@ -352,3 +354,20 @@ def test_the_multi_tensor_optimizer_gives_the_single_tensor_numbers(
             strict=True,
         )
     )
+
+
+def test_a_finished_checkpoint_keeps_the_last_weights_beside_the_best(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    """`model` is the last epoch's weights (what a run without early stopping keeps), `best_model`
+    the best by validation (what the metrics measure): each scores its history row again."""
+    config = tiny_config(optim={"lr": 0.3}, train={"max_epochs": 8, "patience": 10})
+    metrics = train(config, tmp_path / "run", splits=synthetic_splits)
+    assert metrics.status == "ok" and metrics.best_epoch < metrics.epochs  # last is not best
+    checkpoint = torch.load(tmp_path / "run" / CHECKPOINT_FILE, weights_only=True)
+    valid = [float(row["nll_valid"]) for row in read_csv(tmp_path / "run" / HISTORY_FILE)]
+    model = model_for(config)
+    for entry, expected in (("model", valid[-1]), ("best_model", min(valid))):
+        model.load_state_dict(checkpoint[entry])
+        result = evaluate(model, synthetic_splits["valid"], torch.device("cpu"), 5)
+        assert result.nll == pytest.approx(expected, abs=1e-6), entry
