@@ -239,11 +239,14 @@ def _end_epoch(
         progression.best_nll_valid = on_valid.nll
         progression.best_epoch = progression.epoch
         progression.bad_epochs = 0
-        state.best_model = {
-            name: tensor.detach().clone() for name, tensor in state.model.state_dict().items()
-        }
+        state.best_model = _weights_copy(state.model)
     else:
         progression.bad_epochs += 1
+
+
+def _weights_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A snapshot of the model's weights that later steps do not change."""
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
 def _finish(session: Session, status: Status) -> RunMetrics:
@@ -255,7 +258,7 @@ def _finish(session: Session, status: Status) -> RunMetrics:
     results: dict[str, SplitResult] = {}
     if status == "ok" or (status == "diverged" and state.progression.best_epoch > 0):
         session.report(_event("final", session))
-        last = {name: tensor.detach().clone() for name, tensor in state.model.state_dict().items()}
+        last = _weights_copy(state.model)
         state.model.load_state_dict(state.best_model)
         for split in SPLITS:
             results[split] = evaluate(
