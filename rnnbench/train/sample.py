@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +31,27 @@ def load_trained(run_dir: Path, weights: str = "best") -> tuple[Config, Sequence
     except BadEntryError as exc:
         path = run_dir / CHECKPOINT_FILE
         raise TrainingError(f"{path}: does not match the run's config (entry {exc})") from None
+    if weights == "last":
+        _check_last_kept(run_dir / CHECKPOINT_FILE, checkpoint)
     model.load_state_dict(checkpoint[entry])
     return config, model.eval()
+
+
+def _check_last_kept(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Refuse a finished checkpoint whose `model` is its best weights although a later epoch ran:
+    one written before finished checkpoints kept the last epoch's weights, which are lost."""
+    progression = checkpoint.get("progression")
+    if not checkpoint.get("finished") or not isinstance(progression, dict):
+        return  # an unfinished checkpoint's `model` is the last checkpointed epoch's weights
+    best_epoch, epoch = progression.get("best_epoch"), progression.get("epoch")
+    if not isinstance(best_epoch, int) or not isinstance(epoch, int) or best_epoch >= epoch:
+        return
+    last, best = checkpoint["model"], checkpoint["best_model"]
+    if all(torch.equal(last[name], best[name]) for name in best):
+        raise TrainingError(
+            f"{path}: the last epoch's weights were not kept (a checkpoint from before they "
+            f"were; its 'model' is the best, epoch {best_epoch}, not epoch {epoch})"
+        )
 
 
 def steps_per_beat(config: Config) -> int:

@@ -29,6 +29,7 @@ from rnnbench.records import (
 )
 from rnnbench.train import Progress, train
 from rnnbench.train.evaluate import evaluate
+from rnnbench.train.sample import load_trained
 from rnnbench.train.state import model_for
 
 Splits = dict[str, list[np.ndarray]]
@@ -371,3 +372,23 @@ def test_a_finished_checkpoint_keeps_the_last_weights_beside_the_best(
         model.load_state_dict(checkpoint[entry])
         result = evaluate(model, synthetic_splits["valid"], torch.device("cpu"), 5)
         assert result.nll == pytest.approx(expected, abs=1e-6), entry
+
+
+def test_last_weights_of_a_checkpoint_that_did_not_keep_them_are_refused(
+    tmp_path: Path, synthetic_splits: Splits, tiny_config: MakeConfig
+) -> None:
+    """A finished checkpoint written before the last weights were kept holds the best twice:
+    load_trained(run, "last") says so instead of scoring the best weights as the last."""
+    config = tiny_config(optim={"lr": 0.3}, train={"max_epochs": 8, "patience": 10})
+    run = tmp_path / "run"
+    metrics = train(config, run, splits=synthetic_splits)
+    assert metrics.best_epoch < metrics.epochs
+    _, last = load_trained(run, "last")  # today's checkpoint: the last weights load
+    checkpoint = torch.load(run / CHECKPOINT_FILE, weights_only=True)
+    best = checkpoint["best_model"]
+    assert any(not torch.equal(last.state_dict()[name], best[name]) for name in best)
+    checkpoint["model"] = checkpoint["best_model"]  # what the old trainer saved
+    torch.save(checkpoint, run / CHECKPOINT_FILE)
+    with pytest.raises(TrainingError, match=rf"weights were not kept.*epoch {metrics.epochs}\)"):
+        load_trained(run, "last")
+    load_trained(run, "best")  # the best weights are still there
