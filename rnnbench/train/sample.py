@@ -24,15 +24,15 @@ def load_trained(run_dir: Path, weights: str = "best") -> tuple[Config, Sequence
     if entry is None:
         raise TrainingError(f"weights: {weights!r} is not one of best, last")
     config = record.read_run_config(run_dir)
-    checkpoint = record.load_checkpoint(run_dir)
+    checkpoint = record.load_checkpoint(run_dir)  # its top-level entries are checked there
+    path = run_dir / CHECKPOINT_FILE
     model = model_for(config)
     try:
         check_weights(entry, checkpoint[entry], model.state_dict())
     except BadEntryError as exc:
-        path = run_dir / CHECKPOINT_FILE
         raise TrainingError(f"{path}: does not match the run's config (entry {exc})") from None
     if weights == "last":
-        _check_last_kept(run_dir / CHECKPOINT_FILE, checkpoint)
+        _check_last_kept(path, checkpoint)
     model.load_state_dict(checkpoint[entry])
     return config, model.eval()
 
@@ -40,14 +40,14 @@ def load_trained(run_dir: Path, weights: str = "best") -> tuple[Config, Sequence
 def _check_last_kept(path: Path, checkpoint: dict[str, Any]) -> None:
     """Refuse a finished checkpoint whose `model` is its best weights although a later epoch ran:
     one written before finished checkpoints kept the last epoch's weights, which are lost."""
-    progression = checkpoint.get("progression")
-    if not checkpoint.get("finished") or not isinstance(progression, dict):
+    if not checkpoint["finished"]:
         return  # an unfinished checkpoint's `model` is the last checkpointed epoch's weights
-    best_epoch, epoch = progression.get("best_epoch"), progression.get("epoch")
+    best_epoch = checkpoint["progression"].get("best_epoch")
+    epoch = checkpoint["progression"].get("epoch")
     if not isinstance(best_epoch, int) or not isinstance(epoch, int) or best_epoch >= epoch:
         return
     last, best = checkpoint["model"], checkpoint["best_model"]
-    if all(torch.equal(last[name], best[name]) for name in best):
+    if all(name in best and torch.equal(tensor, best[name]) for name, tensor in last.items()):
         raise TrainingError(
             f"{path}: the last epoch's weights were not kept (a checkpoint from before they "
             f"were; its 'model' is the best, epoch {best_epoch}, not epoch {epoch})"
