@@ -55,10 +55,15 @@ METRIC_CONFIG_PATHS = {
 # Fields of metrics.json that identify a setting when a run has no config.yaml.
 METRIC_SETTING_FIELDS = (*METRIC_CONFIG_PATHS, "lr")
 NO_CONFIG_MARK = "_no_config"  # family key of runs whose setting comes from metrics.json
-# Config fields that do not change what a run learns: runs differing only here are one setting.
-CONFIG_IGNORED = (("seed",), ("data", "data_dir"), ("train", "eval_train_every"))
-# Also left out of a run's protocol (what the gate compares): torch threads change the speed only.
-PROTOCOL_IGNORED = (("train", "num_threads"),)
+# Config fields that do not change what a run learns: runs differing only here are one setting
+# (and one protocol, what the gate compares). Torch threads change the speed only: a sweep run
+# with one worker gives it both cores, so its seeds must still join the search's setting.
+CONFIG_IGNORED = (
+    ("seed",),
+    ("data", "data_dir"),
+    ("train", "eval_train_every"),
+    ("train", "num_threads"),
+)
 # And out of a run's family: the fields a learning-rate search varies or a row already names.
 FAMILY_IGNORED = (("optim", "lr"), ("model", "variant"))
 FAMILY_COLUMN = "_family"
@@ -369,12 +374,9 @@ FAMILY_KEYS = frozenset(".".join(path) for path in FAMILY_IGNORED)
 
 
 def _protocol(identity: dict[str, Any]) -> dict[str, Any]:
-    """A run's protocol: its config (less CONFIG_IGNORED) flattened to `a.b` keys, less
-    PROTOCOL_IGNORED; the learning rate included."""
-    protocol = _flatten(identity)
-    for path in PROTOCOL_IGNORED:
-        protocol.pop(".".join(path), None)
-    return protocol
+    """A run's protocol: its config (less CONFIG_IGNORED) flattened to `a.b` keys; the learning
+    rate included."""
+    return _flatten(identity)
 
 
 def _bare_protocol(metrics: dict[str, Any]) -> dict[str, Any]:
