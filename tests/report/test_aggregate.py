@@ -237,3 +237,26 @@ def test_a_tie_between_one_run_families_goes_to_the_one_nearer_the_defaults(
     rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
     assert list(rows.index) == ["paper", "paper, model.peepholes=False"]
     assert rows.loc["paper", "nll_test"] == pytest.approx(11.6)
+
+
+def _set_train_field(run_dir: Path, field: str, value: object) -> None:
+    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    config["train"][field] = value
+    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_seeds_run_with_another_thread_count_join_their_search(
+    make_run: MakeRun, tmp_path: Path
+) -> None:
+    """A one-worker sweep gives each trial both cores: seeds at 2 threads beside a search at 1 are
+    one setting (torch threads change the speed, not what is learned), and the same protocol."""
+    _set_train_field(make_run(lr=1e-3, seed=0, nll_valid=8.40, nll_test=8.50), "num_threads", 1)
+    for seed in range(1, 5):
+        run = make_run(lr=1e-3, seed=seed, nll_valid=8.50, nll_test=8.60)
+        _set_train_field(run, "num_threads", 2)
+    _set_train_field(make_run(lr=3e-4, seed=0, nll_valid=8.45, nll_test=8.55), "num_threads", 1)
+    rows = aggregate(load_runs([tmp_path / "runs"])).rows
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row["n_settings"], row["n_runs"]) == (2, 5)
+    assert row["nll_test"] == pytest.approx((8.50 + 4 * 8.60) / 5)
