@@ -205,9 +205,9 @@ def test_subset_runs_are_their_own_dataset(make_run: MakeRun, tmp_path: Path) ->
     assert math.isnan(rows.loc["jsb (first 64)", "paper_nll_test"])
 
 
-def _set_model_field(run_dir: Path, field: str, value: object) -> None:
+def _set_config_field(run_dir: Path, section: str, field: str, value: object) -> None:
     config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
-    config["model"][field] = value
+    config[section][field] = value
     (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -217,8 +217,10 @@ def test_a_field_added_later_at_its_default_pools_with_records_written_before_it
     """config.yaml files written before model.peepholes existed and ones that say `peepholes:
     true` are one setting (seeds pooled); `peepholes: false` is an ablation row of its own."""
     make_run(cell="lstm", seed=0, nll_test=8.5)  # no peepholes key: an older record
-    _set_model_field(make_run(cell="lstm", seed=1, nll_test=8.7), "peepholes", True)
-    _set_model_field(make_run(cell="lstm", nll_valid=7.9, nll_test=8.1), "peepholes", False)
+    _set_config_field(make_run(cell="lstm", seed=1, nll_test=8.7), "model", "peepholes", True)
+    _set_config_field(
+        make_run(cell="lstm", nll_valid=7.9, nll_test=8.1), "model", "peepholes", False
+    )
     rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
     assert list(rows.index) == ["paper", "paper, model.peepholes=False"]
     assert (rows.loc["paper", "n_settings"], rows.loc["paper", "n_runs"]) == (1, 2)
@@ -233,16 +235,12 @@ def test_a_tie_between_one_run_families_goes_to_the_one_nearer_the_defaults(
     one with fewer settings off the schema's defaults, and a record written before
     model.peepholes existed reads as `peepholes: true`, not as a missing value."""
     make_run(cell="lstm", nll_valid=11.9, nll_test=11.6)  # protocol, no peepholes key
-    _set_model_field(make_run(cell="lstm", nll_valid=7.6, nll_test=7.65), "peepholes", False)
+    _set_config_field(
+        make_run(cell="lstm", nll_valid=7.6, nll_test=7.65), "model", "peepholes", False
+    )
     rows = aggregate(load_runs([tmp_path / "runs"])).rows.set_index("variant")
     assert list(rows.index) == ["paper", "paper, model.peepholes=False"]
     assert rows.loc["paper", "nll_test"] == pytest.approx(11.6)
-
-
-def _set_train_field(run_dir: Path, field: str, value: object) -> None:
-    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
-    config["train"][field] = value
-    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def test_seeds_run_with_another_thread_count_join_their_search(
@@ -250,11 +248,15 @@ def test_seeds_run_with_another_thread_count_join_their_search(
 ) -> None:
     """A one-worker sweep gives each trial both cores: seeds at 2 threads beside a search at 1 are
     one setting (torch threads change the speed, not what is learned), and the same protocol."""
-    _set_train_field(make_run(lr=1e-3, seed=0, nll_valid=8.40, nll_test=8.50), "num_threads", 1)
+    _set_config_field(
+        make_run(lr=1e-3, seed=0, nll_valid=8.40, nll_test=8.50), "train", "num_threads", 1
+    )
     for seed in range(1, 5):
         run = make_run(lr=1e-3, seed=seed, nll_valid=8.50, nll_test=8.60)
-        _set_train_field(run, "num_threads", 2)
-    _set_train_field(make_run(lr=3e-4, seed=0, nll_valid=8.45, nll_test=8.55), "num_threads", 1)
+        _set_config_field(run, "train", "num_threads", 2)
+    _set_config_field(
+        make_run(lr=3e-4, seed=0, nll_valid=8.45, nll_test=8.55), "train", "num_threads", 1
+    )
     rows = aggregate(load_runs([tmp_path / "runs"])).rows
     assert len(rows) == 1
     row = rows.iloc[0]
