@@ -132,27 +132,45 @@ def _price(pair: QuickPair, prices: dict[tuple[str, str], float]) -> float:
 
 
 def fit_budget(pairs: list[QuickPair], budget: float) -> list[QuickPair]:
-    """Cheapest pair first, each gets the epochs it needs while `budget` seconds last; the pairs
-    that no longer fit (all dearer) share what is left. A share too short to bring a pair within
-    the tolerance is not spent on it: that pair gets one epoch (its row says it was cut) and the
-    time goes to the pairs after it."""
+    """Cheapest pair first, each gets the epochs it needs while `budget` seconds last, less one
+    epoch held back for each pair after it; the pairs that no longer fit (all dearer) share what is
+    left. A share too short to bring a pair within the tolerance is not spent on it: that pair gets
+    one epoch (its row says it was cut) and the time goes to the pairs after it. Every pair runs at
+    least one epoch, so the total stays within `budget` whenever that covers one epoch of each."""
     fitted: dict[tuple[str, str], QuickPair] = {}
     left = budget
     ordered = sorted(pairs, key=lambda pair: (pair.needed_epochs * pair.epoch_seconds, pair.cell))
     for index, pair in enumerate(ordered):
         cost = pair.needed_epochs * pair.epoch_seconds
-        if cost > left:
-            rest = ordered[index:]
-            for position, other in enumerate(rest):
-                share = left / (len(rest) - position)
-                epochs = min(other.needed_epochs, math.floor(share / other.epoch_seconds))
-                epochs = epochs if epochs >= other.reach_epochs else 1
-                left -= epochs * other.epoch_seconds
-                fitted[(other.dataset, other.cell)] = replace(other, max_epochs=epochs)
+        if cost > left - _one_epoch_each(ordered[index + 1 :]):
+            fitted.update(_shared(ordered[index:], left))
             break
         left -= cost
         fitted[(pair.dataset, pair.cell)] = pair
     return [fitted[(pair.dataset, pair.cell)] for pair in pairs]
+
+
+def _one_epoch_each(pairs: list[QuickPair]) -> float:
+    """Seconds for one epoch of each of `pairs`: the least any of them runs."""
+    return sum(pair.epoch_seconds for pair in pairs)
+
+
+def _shared(rest: list[QuickPair], left: float) -> dict[tuple[str, str], QuickPair]:
+    """`rest` (cheapest first) sharing `left` seconds equally, one epoch held back for each pair
+    still to come; a share that cannot reach a pair's tolerance buys it one epoch only."""
+    shared: dict[tuple[str, str], QuickPair] = {}
+    for position, pair in enumerate(rest):
+        share = left / (len(rest) - position)
+        spendable = left - _one_epoch_each(rest[position + 1 :])
+        epochs = min(
+            pair.needed_epochs,
+            math.floor(share / pair.epoch_seconds),
+            math.floor(spendable / pair.epoch_seconds),
+        )
+        epochs = epochs if epochs >= max(pair.reach_epochs, 1) else 1
+        left -= epochs * pair.epoch_seconds
+        shared[(pair.dataset, pair.cell)] = replace(pair, max_epochs=epochs)
+    return shared
 
 
 def _normalised(config: Config) -> Config:

@@ -184,6 +184,19 @@ def test_a_share_that_cannot_reach_the_tolerance_goes_to_the_next_pair() -> None
     assert fitted["dearer"].max_epochs == 10  # (70 - 10 - 6) / 5 s: past its reach of 8
 
 
+def test_the_token_epoch_of_a_cut_pair_is_held_back_from_the_budget() -> None:
+    # 796 s of the cheaper pair would leave 4 s, less than the one 5.5-s epoch the dearer pair
+    # runs even when cut: before the fix that epoch was spent anyway, 801.5 s of an 800-s budget
+    pairs = [
+        budget_pair("cheap", needed=199, seconds=4.0),  # 796 s
+        budget_pair("cut", needed=150, seconds=5.5, reach=100),  # 825 s: cannot fit
+    ]
+    fitted = {pair.dataset: pair for pair in fit_budget(pairs, budget=800.0)}
+    assert fitted["cut"].max_epochs == 1
+    assert fitted["cheap"].max_epochs < 199  # not funded in full: that leaves no epoch for "cut"
+    assert sum(pair.max_epochs * pair.epoch_seconds for pair in fitted.values()) <= 800.0
+
+
 def test_shipped_budget_fits_and_the_dearest_pairs_start_first() -> None:
     plan = quick_plan()
     cost = {key: pair.max_epochs * pair.epoch_seconds for key, pair in plan.items()}
