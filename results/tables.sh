@@ -8,6 +8,17 @@
 #                                # ablations.md and the quick budget (rnnbench/sweep/quick.yaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
+
+# Work on a copy of the git-tracked files under results/ and the README, as a clean clone has them
+# (and as the test does): the run directories of a sweep still in progress are untracked, so they
+# stay out of the tables. The outputs are copied back at the end.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  git ls-files -z -- results README.md | (cd "$repo" && xargs -0 cp --parents -t "$scratch")
+  cd "$scratch"
+fi
 
 rnnbench compare results/paper --paper --stats --format markdown --output results/table2.md
 rnnbench compare results/paper-batch1 --paper --stats --format markdown --output results/table2-batch1.md
@@ -27,3 +38,10 @@ if readme.is_file():
     tail = rest.split(end)[1]
     readme.write_text(f"{head}{start}{marker}-->\n{table}{end}{tail}")
 PY
+
+if [ "$PWD" != "$repo" ]; then
+  cp results/table2.md results/table2-batch1.md results/ablations.md "$repo/results/"
+  mkdir -p "$repo/results/figures-batch1"
+  cp -R results/figures-batch1/. "$repo/results/figures-batch1/"
+  if [ -f README.md ]; then cp README.md "$repo/README.md"; fi
+fi
