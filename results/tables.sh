@@ -16,7 +16,7 @@ repo=$PWD
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
-  git ls-files -z -- results README.md | (cd "$repo" && xargs -0 cp --parents -t "$scratch")
+  git ls-files -z -- results README.md | xargs -0 cp --parents -t "$scratch"
   cd "$scratch"
 fi
 
